@@ -1,7 +1,9 @@
 """Benchmark: the exact fast width–depth frontier against brute-force grid evaluation.
 
-The paper's grid: 1,025 widths (2^8..2^17) x up to 800 depths (<= 16 w) x 500 token counts
-(1e9..10^13.5), 318,864,000 combinations, 13 log-FLOP buckets from 1e18 to 1e26. The law is the
+The paper's grid, with its floors taken exactly (``fitting.frontier.exact_geometric_floor``, the
+same on every machine): 1,025 widths (2^8..2^17) x 456 to 798 depths (max(1, w // 2048)..16 w),
+637,594 shapes, x 500 token counts (1e9..10^13.5), 318,797,000 combinations, 13 log-FLOP buckets
+from 1e18 to 1e26. The law is the
 paper's published 4-variable ``hot`` fit (width, depth, params, tokens; delta 1e-4), plus its
 2-variable params–tokens fit evaluated on the same grid, and the time-optimal (GPU-hour) frontier
 of the 4-variable law under the time model fitted to the catalog's step times.

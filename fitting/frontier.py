@@ -22,8 +22,11 @@ argument too: ``fitting`` never imports the suite's architecture arithmetic (``r
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal, localcontext
+from fractions import Fraction
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -38,7 +41,7 @@ FRONTIER_VARIABLES = ("width", "depth", "params", "tokens")
 """Variables a law may use to be evaluated on a shape grid."""
 
 # The paper's grid (approach_3_brute_force.py, ``make_data`` and ``main``).
-PAPER_WIDTH_RANGE_LOG2 = (8.0, 17.0)
+PAPER_WIDTH_RANGE_LOG2 = (8, 17)
 PAPER_WIDTH_COUNT = 2**10 + 1
 PAPER_DEPTHS_PER_WIDTH = 800
 PAPER_MAX_DEPTH_PER_WIDTH = 2**4
@@ -47,6 +50,8 @@ PAPER_TOKEN_RANGE_LOG10 = (9.0, 13.5)
 PAPER_TOKEN_COUNT = 500
 PAPER_FLOP_RANGE_LOG10 = (18.0, 26.0)
 PAPER_BUCKET_COUNT = 13
+PAPER_GRID_SHAPES = 637_594
+"""Shapes in ``paper_shape_grid()``: exact floors, the same on every machine."""
 
 
 @dataclass(frozen=True)
@@ -65,14 +70,110 @@ class ShapeGrid:
         return int(self.width.shape[0])
 
 
+# --------------------------------------------------------------------------- exact integer grids
+#
+# The paper builds its grids as ``int(logspace(...))``: it truncates floating-point powers. Where a
+# power lands within rounding error of an integer (every grid endpoint, e.g. 10**log10(2)), the
+# truncated value depends on how the host's ``pow`` rounds: numpy on an AVX-512 Xeon gives 637,733
+# shapes, scalar libm 637,724, another host 637,728. Here each value is instead the exact
+# mathematical floor of the real number the paper's expression denotes, decided in three tiers:
+#
+# 1. a float64 estimate settles every value whose floor cannot change within a relative error of
+#    ``_ESTIMATE_RTOL`` (1e-9, about a million times any libm's error);
+# 2. the rest are recomputed in 60-digit decimal arithmetic (software, the same on every host);
+# 3. the few still within 1e-40 of an integer (the endpoints, which *are* integers) are decided by
+#    exact integer arithmetic: n <= v  <=>  n^Q <= N for the integers with v^Q = N.
+#
+# So the grids are a pure function of their arguments, identical on every machine.
+
+_ESTIMATE_RTOL = 1e-9
+_DECIMAL_DIGITS = 60
+_DECIMAL_RTOL = Decimal("1e-40")
+_MAX_LOG10_DENOMINATOR = 1000
+
+
+def _estimate_geometric(low: int, high: int, count: int, root: int) -> NDArray[np.float64]:
+    """Float64 estimates of ``(low^(m-k) * high^k)^(1/(m*root))`` for k = 0..m, m = count - 1."""
+    k = np.arange(count, dtype=np.float64)
+    m = count - 1
+    return np.exp((math.log(low) * (m - k) + math.log(high) * k) / (m * root))
+
+
+def _exact_floor(low: int, high: int, m: int, root: int, k: int) -> int:
+    """Exact floor of ``v = (low^(m-k) * high^k)^(1/(m*root))`` (tiers 2 and 3 above)."""
+    if root == 1 and k in (0, m):  # the integer endpoints themselves
+        return low if k == 0 else high
+    with localcontext() as context:
+        context.prec = _DECIMAL_DIGITS
+        log_v = (Decimal(low).ln() * (m - k) + Decimal(high).ln() * k) / (m * root)
+        value = log_v.exp()
+        below = int((value * (1 - _DECIMAL_RTOL)).to_integral_value(rounding=ROUND_FLOOR))
+        above = int((value * (1 + _DECIMAL_RTOL)).to_integral_value(rounding=ROUND_FLOOR))
+    if below == above:
+        return below
+    # v lies within 1e-40 of the integer ``above``: floor(v) is ``above`` iff above^Q <= N, with
+    # the exponents reduced by gcd(k, m) so that the endpoints cost almost nothing.
+    g = math.gcd(k, m)
+    m_reduced, k_reduced = m // g, k // g
+    power = low ** (m_reduced - k_reduced) * high**k_reduced
+    return above if above ** (m_reduced * root) <= power else above - 1
+
+
+def exact_geometric_floor(low: int, high: int, count: int, root: int = 1) -> NDArray[np.int64]:
+    """Floors of ``count`` log-spaced values from ``low^(1/root)`` to ``high^(1/root)``, exactly.
+
+    Value k (k = 0..m, m = count - 1) is ``v_k = (low^(m-k) * high^k)^(1/(m*root))``, the k-th
+    entry of ``logspace(log10(low)/root, log10(high)/root, count)`` in exact arithmetic; the result
+    is ``floor(v_k)``, independent of how the host rounds floating-point powers.
+
+    Args:
+        low, high: positive integers, ``low <= high``.
+        count: number of values (>= 2).
+        root: the values span ``low^(1/root)`` .. ``high^(1/root)`` (e.g. root 2 for 10^13.5).
+
+    Returns:
+        int64 floors, shape (count,), non-decreasing.
+
+    Example:
+        >>> exact_geometric_floor(1, 16, 5).tolist()  # 1, 2, 4, 8, 16 exactly
+        [1, 2, 4, 8, 16]
+    """
+    if not (0 < low <= high) or count < 2 or root < 1:
+        raise FitInputError(
+            f"need 0 < low <= high, count >= 2 and root >= 1; got {low}, {high}, {count}, {root}"
+        )
+    estimate = _estimate_geometric(low, high, count, root)
+    below = np.floor(estimate * (1.0 - _ESTIMATE_RTOL))
+    above = np.floor(estimate * (1.0 + _ESTIMATE_RTOL))
+    floors = below.astype(np.int64)
+    for k in np.flatnonzero(below != above):
+        floors[k] = _exact_floor(low, high, count - 1, root, int(k))
+    return floors
+
+
+def _power_of_ten(log10_value: float) -> tuple[int, int]:
+    """``(N, q)`` with ``10^log10_value = N^(1/q)``, reading the value as its shortest decimal."""
+    exponent = Fraction(repr(float(log10_value)))
+    if exponent.denominator > _MAX_LOG10_DENOMINATOR or not 0 <= exponent <= 100:
+        raise FitInputError(
+            f"a token-grid end must be a log10 value in [0, 100] with at most 3 decimals; "
+            f"got {log10_value!r}"
+        )
+    return 10**exponent.numerator, exponent.denominator
+
+
 def paper_shape_grid(
     width_stride: int = 1, depths_per_width: int = PAPER_DEPTHS_PER_WIDTH
 ) -> ShapeGrid:
     """The paper's shape grid: 1,025 log-spaced widths 2^8..2^17, depths up to 16 w.
 
-    Widths are ``unique(int(logspace(8, 17, 1025, base 2)))`` (1,025 values); for each width the
-    depths are ``unique(int(logspace(log10(max(1, w // 2048)), log10(16 w), 800)))`` (456 to 799
-    distinct values), 637,728 shapes in all.
+    Widths are the distinct ``floor(2^(8 + 9 i / 1024))``, i = 0..1024 (1,025 values); for each
+    width the depths are the distinct ``floor(lo^(1 - j/799) (16 w)^(j/799))``, j = 0..799, with
+    ``lo = max(1, w // 2048)`` (456 to 798 distinct values, from ``lo`` to ``16 w`` inclusive):
+    PAPER_GRID_SHAPES (637,594) shapes in all. This is the paper's
+    ``int(logspace(log10(lo), log10(16 w), 800))`` with the floors taken exactly
+    (``exact_geometric_floor``), so the grid is the same on every machine; the paper's float
+    truncation gave 637,724 to 637,733 shapes depending on the host's ``pow``.
 
     Args:
         width_stride: keep every ``width_stride``-th width (1 = the paper's grid); a coarser grid
@@ -81,35 +182,53 @@ def paper_shape_grid(
 
     Returns:
         The flat ``ShapeGrid``.
+
+    Example:
+        >>> len(paper_shape_grid()) == PAPER_GRID_SHAPES
+        True
     """
     if width_stride < 1 or depths_per_width < 2:
         raise FitInputError(
             f"width_stride must be >= 1 and depths_per_width >= 2; got {width_stride}, "
             f"{depths_per_width}"
         )
-    low, high = PAPER_WIDTH_RANGE_LOG2
-    widths = np.unique(np.logspace(low, high, PAPER_WIDTH_COUNT, base=2).astype(np.int64))
-    widths = widths[::width_stride]
+    low, high = (2**p for p in PAPER_WIDTH_RANGE_LOG2)
+    widths = np.unique(exact_geometric_floor(low, high, PAPER_WIDTH_COUNT))[::width_stride]
     all_w, all_d = [], []
-    for width in widths:
-        low_depth = max(1, int(width) // PAPER_MIN_WIDTH_PER_DEPTH)
-        depths = np.logspace(
-            np.log10(low_depth), np.log10(width * PAPER_MAX_DEPTH_PER_WIDTH), depths_per_width
-        ).astype(np.int64)
-        depths = np.unique(depths)
-        depths = depths[depths > 0]
+    for width in widths.tolist():
+        low_depth = max(1, width // PAPER_MIN_WIDTH_PER_DEPTH)
+        depths = np.unique(
+            exact_geometric_floor(low_depth, width * PAPER_MAX_DEPTH_PER_WIDTH, depths_per_width)
+        )
         all_w.append(np.full(depths.shape, width, dtype=np.float64))
         all_d.append(depths.astype(np.float64))
     return ShapeGrid(np.concatenate(all_w), np.concatenate(all_d))
 
 
 def paper_token_grid(low_log10: float = PAPER_TOKEN_RANGE_LOG10[0]) -> NDArray[np.float64]:
-    """The paper's token grid: ``int(logspace(9, 13.5, 500))`` (``low_log10`` = 8.5 for its 120B+ set)."""
-    return (
-        np.logspace(low_log10, PAPER_TOKEN_RANGE_LOG10[1], PAPER_TOKEN_COUNT)
-        .astype(np.int64)
-        .astype(np.float64)
-    )
+    """The paper's token grid: ``int(logspace(9, 13.5, 500))``, floors taken exactly.
+
+    Args:
+        low_log10: log10 of the smallest token count (8.5 for the paper's 120B+ set); at most
+            three decimals, so the grid has an exact integer form.
+
+    Returns:
+        500 strictly increasing token counts (float64, integers in value), the same on every
+        machine (see ``exact_geometric_floor``).
+
+    Example:
+        >>> paper_token_grid()[[0, -1]].tolist()
+        [1000000000.0, 31622776601683.0]
+    """
+    low, low_root = _power_of_ten(low_log10)
+    high, high_root = _power_of_ten(PAPER_TOKEN_RANGE_LOG10[1])
+    root = math.lcm(low_root, high_root)
+    low, high = low ** (root // low_root), high ** (root // high_root)
+    if low >= high:
+        raise FitInputError(
+            f"low_log10 must be below {PAPER_TOKEN_RANGE_LOG10[1]}; got {low_log10!r}"
+        )
+    return exact_geometric_floor(low, high, PAPER_TOKEN_COUNT, root).astype(np.float64)
 
 
 def paper_flop_edges() -> NDArray[np.float64]:
@@ -272,7 +391,7 @@ def compute_frontier(
         variables: the law's variables, a subset of width, depth, params, tokens, in theta order.
         cost_per_token: cost of one training token for a shape, e.g. FLOPs per token.
         params_fn: parameter count of a shape (reported, and used when the law has ``params``).
-        grid: candidate shapes (default: the paper's 637,728 shapes).
+        grid: candidate shapes (default: the paper's 637,594 shapes).
         tokens: candidate token counts, ascending (default: the paper's 500).
         edges: bucket edges in cost units, ascending (default: 13 buckets from 1e18 to 1e26).
         resource: the cost's name, carried into the result.

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
 
+from fitting import frontier
 from fitting.errors import FitInputError
 from fitting.frontier import (
+    PAPER_GRID_SHAPES,
     ShapeGrid,
     bruteforce_frontier,
     compute_frontier,
+    exact_geometric_floor,
     optima_at_budgets,
     paper_flop_edges,
     paper_shape_grid,
@@ -50,15 +54,93 @@ def test_paper_grid_matches_the_papers_construction():
     widths = np.unique(grid.width)
     assert widths.size == 1025
     assert widths[0] == 256 and widths[-1] == 2**17
-    assert len(grid) == 637_728
-    assert np.all(grid.depth <= 16 * grid.width)
-    # int() truncation of 10**log10(k) can land one below k, exactly as in the paper's code.
-    assert np.all(grid.depth >= np.maximum(1, grid.width // 2048) - 1)
+    # 637,594 on every machine: each value is the exact floor of the real number the paper's
+    # int(logspace(...)) denotes, so nothing depends on how the host's pow rounds (the paper's
+    # float truncation gave 637,724 to 637,733 depending on the host).
+    assert len(grid) == PAPER_GRID_SHAPES == 637_594
+    # per width, the depths run from max(1, w // 2048) to 16 w inclusive (both exact integers)
+    for width in widths[::64]:
+        depths = grid.depth[grid.width == width]
+        assert depths.min() == max(1, width // 2048) and depths.max() == 16 * width
+        assert 456 <= depths.size <= 798 and np.all(np.diff(depths) > 0)
     tokens = paper_token_grid()
-    assert tokens.size == 500 and np.unique(tokens).size == 500
-    assert tokens[0] == 1e9 and tokens[-1] == np.floor(10**13.5)
+    assert tokens.size == 500 and np.all(np.diff(tokens) > 0)
+    assert tokens[0] == 1e9 and tokens[-1] == math.isqrt(10**27)  # floor(10^13.5)
+    assert paper_token_grid(8.5)[0] == math.isqrt(10**17)  # floor(10^8.5)
     edges = paper_flop_edges()
     assert edges.size == 14 and edges[0] == 1e18 and edges[-1] == pytest.approx(1e26)
+
+
+def _reference_floor(low: int, high: int, count: int, root: int, k: int) -> int:
+    """Largest n with n^(m*root) <= low^(m-k) high^k (m = count - 1), by integer bisection."""
+    m = count - 1
+    power, exponent = low ** (m - k) * high**k, m * root
+    lo, hi = 0, 1
+    while hi**exponent <= power:
+        hi *= 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if mid**exponent <= power else (lo, mid)
+    return lo
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "count", "root", "every"),
+    [
+        (1, 16, 5, 1, 1),  # 1, 2, 4, 8, 16: every value an exact integer
+        (2, 2**12 * 16, 800, 1, 7),  # a depth row of the paper's grid
+        (64, 2**21, 800, 1, 7),  # the widest depth row
+        (2**8, 2**17, 1025, 1, 16),  # the widths
+        (10**18, 10**27, 500, 2, 25),  # the tokens, 10^9 .. 10^13.5
+    ],
+)
+def test_exact_geometric_floor_equals_integer_arithmetic(low, high, count, root, every):
+    floors = exact_geometric_floor(low, high, count, root)
+    picks = sorted({0, count - 1, *range(0, count, every)})
+    expected = [_reference_floor(low, high, count, root, k) for k in picks]
+    assert floors[picks].tolist() == expected
+
+
+def _perturbed(estimate_fn, ulps: int | None, seed: int = 0):
+    """``estimate_fn`` with its float results moved by ``ulps`` units (None: random, 1e-11 rel.)."""
+
+    def moved(*args):
+        values = estimate_fn(*args)
+        if ulps is None:
+            rng = np.random.default_rng(seed)
+            return values * (1.0 + rng.uniform(-1e-11, 1e-11, values.shape))
+        direction = np.inf if ulps > 0 else -np.inf
+        for _ in range(abs(ulps)):
+            values = np.nextafter(values, direction)
+        return values
+
+    return moved
+
+
+def test_grids_do_not_depend_on_how_the_host_rounds(monkeypatch):
+    """Float estimates off by a few ulps (another libm, SIMD pow) give exactly the same grids."""
+    shapes, tokens, wide = paper_shape_grid(), paper_token_grid(), paper_token_grid(8.5)
+    original = frontier._estimate_geometric
+    for ulps in (1, -1, 4, -4, None):
+        monkeypatch.setattr(frontier, "_estimate_geometric", _perturbed(original, ulps))
+        moved = paper_shape_grid()
+        np.testing.assert_array_equal(moved.width, shapes.width)
+        np.testing.assert_array_equal(moved.depth, shapes.depth)
+        np.testing.assert_array_equal(paper_token_grid(), tokens)
+        np.testing.assert_array_equal(paper_token_grid(8.5), wide)
+    # Control: plain truncation of the floats (no exact tiers) is not robust to the same moves.
+    monkeypatch.setattr(frontier, "_ESTIMATE_RTOL", 0.0)
+    monkeypatch.setattr(frontier, "_estimate_geometric", _perturbed(original, -1))
+    assert len(paper_shape_grid()) != PAPER_GRID_SHAPES
+
+
+def test_bad_token_grid_ends_are_rejected():
+    with pytest.raises(FitInputError, match="at most 3 decimals"):
+        paper_token_grid(math.pi)
+    with pytest.raises(FitInputError, match=r"below 13\.5"):
+        paper_token_grid(14.0)
+    with pytest.raises(FitInputError, match="low <= high"):
+        exact_geometric_floor(8, 2, 5)
 
 
 @pytest.mark.parametrize("variables_name", ["wdpt", "pt", "wdt"])
@@ -92,6 +174,29 @@ def test_frontier_equals_bruteforce_on_reduced_grid(
     np.testing.assert_allclose(fast.loss, brute.loss, rtol=1e-13)
     assert np.all(fast.cost <= fast.bucket_high) and np.all(fast.cost >= fast.bucket_low)
     assert fast.evaluated < brute.evaluated / 10
+
+
+@pytest.mark.parametrize("variables_name", ["wdpt", "pt"])
+def test_frontier_equals_bruteforce_on_a_sample_of_the_full_grid(
+    variables_name, wdpt_theta, pt_theta
+):
+    """3,000 random shapes of the full 637,594-shape grid, with all 500 token counts."""
+    theta, variables = (
+        (wdpt_theta, WDPT) if variables_name == "wdpt" else (pt_theta, ("params", "tokens"))
+    )
+    full = paper_shape_grid()
+    pick = np.sort(np.random.default_rng(7).choice(len(full), size=3000, replace=False))
+    sample = ShapeGrid(full.width[pick], full.depth[pick])
+    options = {"grid": sample, "tokens": paper_token_grid()}
+    fast = compute_frontier(theta, variables, flops_per_token, parameter_count, **options)
+    brute = bruteforce_frontier(
+        theta, variables, flops_per_token, parameter_count, edges=paper_flop_edges(), **options
+    )
+    assert len(fast) == len(brute) >= 10
+    np.testing.assert_array_equal(fast.width, brute.width)
+    np.testing.assert_array_equal(fast.depth, brute.depth)
+    np.testing.assert_array_equal(fast.tokens, brute.tokens)
+    np.testing.assert_allclose(fast.loss, brute.loss, rtol=1e-13)
 
 
 def test_frontier_handles_a_negative_token_exponent(wdpt_theta, reduced_grid):
