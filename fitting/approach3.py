@@ -32,7 +32,10 @@ from fitting.laws import (
     log_prediction,
     log_prediction_jacobian,
     objective,
+    parameter_count,
+    require_enough_data,
     split_theta,
+    validate_delta,
     validate_inputs,
 )
 from fitting.starts import PAPER_GRID, StartGrid, screen_grid, screening_subsample
@@ -45,6 +48,18 @@ FLAG_EXPONENT_NEAR_ZERO = "exponent_near_zero"
 FLAG_AT_GRID_EDGE = "at_grid_edge"
 FLAG_NOT_CONVERGED = "not_converged"
 FLAG_NEGATIVE_EXPONENT = "negative_exponent"
+FLAG_NOT_IDENTIFIED = "parameters_not_identified"
+FLAG_COEFFICIENT_OVERFLOW = "coefficient_overflow"
+FLAG_NO_DEGREES_OF_FREEDOM = "as_many_parameters_as_points"
+
+IDENTIFIABILITY_RTOL = 1e-10
+"""A direction of parameter space is not identified by the data when the Gauss-Newton curvature
+along it is below this fraction of the largest (condition number of J^T W J above 1e10)."""
+
+E_FLOOR = -10.0
+"""Below this e (E < 4.5e-5) the irreducible error is flagged as vanishing."""
+
+_LOG_FLOAT_MAX = float(np.log(np.finfo(np.float64).max))
 
 
 @dataclass(frozen=True)
@@ -123,6 +138,7 @@ def solve_from_starts(
     import jax
     import jax.numpy as jnp
 
+    delta = validate_delta(delta)
     starts = np.atleast_2d(np.asarray(starts, dtype=np.float64))
     log_x = np.asarray(log_x, dtype=np.float64)
     log_loss = np.asarray(log_loss, dtype=np.float64)
@@ -304,9 +320,12 @@ class Approach3Fit:
         n_starts: grid starts evaluated (screened).
         n_polished: screened starts probed with the local solver.
         n_converged: of the starts polished to the end, how many met the stopping rule.
-        flags: warnings about degenerate solutions.
+        flags: warnings about degenerate solutions (see ``degeneracy_flags`` and
+            ``identifiability_flags``).
         seed: the seed used.
         screen_points: data points used to screen the grid.
+        unidentified: parameters the data cannot determine (``a_<variable>``,
+            ``alpha_<variable>``, ``e``), flagged ``parameters_not_identified``.
     """
 
     variables: tuple[str, ...]
@@ -323,11 +342,14 @@ class Approach3Fit:
     flags: tuple[str, ...]
     seed: int = 0
     screen_points: int = 0
+    unidentified: tuple[str, ...] = ()
 
     @property
     def A(self) -> tuple[float, ...]:
-        """Natural-scale coefficients exp(a_i)."""
-        return tuple(float(np.exp(a)) for a in self.coefficients)
+        """Natural-scale coefficients exp(a_i) (inf where a_i > 709.78, flagged
+        ``coefficient_overflow``)."""
+        with np.errstate(over="ignore"):
+            return tuple(float(np.exp(a)) for a in self.coefficients)
 
     @property
     def alpha(self) -> tuple[float, ...]:
@@ -336,8 +358,9 @@ class Approach3Fit:
 
     @property
     def E(self) -> float:
-        """Natural-scale irreducible loss exp(e)."""
-        return float(np.exp(self.irreducible_error))
+        """Natural-scale irreducible loss exp(e) (inf where e > 709.78, flagged)."""
+        with np.errstate(over="ignore"):
+            return float(np.exp(self.irreducible_error))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Predicted loss at points ``x`` (n, k) (or (k,) for one point), raw variable values."""
@@ -353,7 +376,11 @@ class Approach3Fit:
         return out[0] if single else out
 
     def as_dict(self) -> dict:
-        """JSON-friendly summary (paper layout plus natural layout)."""
+        """JSON-friendly summary (paper layout plus natural layout).
+
+        Strict JSON: a natural-scale value that overflows float64 (flagged
+        ``coefficient_overflow``) is ``None``; the log-scale values are always finite.
+        """
         return {
             "variables": list(self.variables),
             "objective": self.objective,
@@ -361,16 +388,21 @@ class Approach3Fit:
             "exponents": list(self.exponents),
             "coefficients": list(self.coefficients),
             "irreducible_error": self.irreducible_error,
-            "A": list(self.A),
+            "A": [_finite_or_none(v) for v in self.A],
             "alpha": list(self.alpha),
-            "E": self.E,
+            "E": _finite_or_none(self.E),
             "n_points": self.n_points,
             "n_starts": self.n_starts,
             "n_polished": self.n_polished,
             "n_converged": self.n_converged,
             "flags": list(self.flags),
+            "unidentified_parameters": list(self.unidentified),
             "seed": self.seed,
         }
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if np.isfinite(value) else None
 
 
 def degeneracy_flags(
@@ -379,7 +411,7 @@ def degeneracy_flags(
     grid: StartGrid | None,
     *,
     converged: bool = True,
-    e_floor: float = -10.0,
+    e_floor: float = E_FLOOR,
     exponent_floor: float = 1e-3,
 ) -> tuple[str, ...]:
     """Flags for solutions that should not be read at face value.
@@ -448,8 +480,11 @@ def fit_approach3(
         when none converged, flagged ``not_converged``).
 
     Raises:
-        FitInputError: empty data, non-positive or non-finite values (naming the rows), bad shapes.
+        FitInputError: empty data, non-positive or non-finite values (naming the rows), bad shapes,
+            a delta that is not positive and finite, fewer distinct points than free parameters
+            (2k + 1), or a variable that never varies.
     """
+    delta = validate_delta(delta)
     variables = tuple(variables)
     log_x, log_loss = validate_inputs(x, loss, variables)
     k = len(variables)
@@ -457,6 +492,7 @@ def fit_approach3(
         weights = np.asarray(weights, dtype=np.float64)
         if weights.shape != log_loss.shape:
             raise FitInputError(f"weights must have shape {log_loss.shape}; got {weights.shape}")
+    n_distinct = require_enough_data(log_x, variables, weights)
     grid: StartGrid | None
     if start_grid is None or isinstance(start_grid, StartGrid):
         grid = PAPER_GRID if start_grid is None else start_grid
@@ -501,7 +537,13 @@ def fit_approach3(
     )
     best = _best_index(solution)
     theta = solution.theta[best]
+    if not np.all(np.isfinite(theta)):
+        raise FitInputError(
+            f"the fit failed: no start reached finite parameters ({theta.tolist()}); the data do "
+            f"not follow a law over {list(variables)}"
+        )
     converged = bool(solution.converged[best])
+    extra_flags, unidentified = identifiability_flags(theta, log_x, variables, weights, n_distinct)
     value = float(objective(theta, log_x, log_loss, delta, weights))
     a, alpha, e = split_theta(theta, k)
     return Approach3Fit(
@@ -516,9 +558,10 @@ def fit_approach3(
         n_starts=int(n_starts),
         n_polished=int(n_polished),
         n_converged=int(np.sum(solution.converged)),
-        flags=degeneracy_flags(theta, k, grid, converged=converged),
+        flags=degeneracy_flags(theta, k, grid, converged=converged) + extra_flags,
         seed=int(seed),
         screen_points=int(screen_points),
+        unidentified=unidentified,
     )
 
 
@@ -528,3 +571,77 @@ def _best_index(solution: StartsSolution) -> int:
     if np.any(solution.converged):
         values = np.where(solution.converged, values, np.inf)
     return int(np.argmin(values))
+
+
+def parameter_names(variables: Sequence[str]) -> tuple[str, ...]:
+    """Names of ``theta``'s entries: ``a_<variable>``..., ``alpha_<variable>``..., ``e``."""
+    return (*(f"a_{v}" for v in variables), *(f"alpha_{v}" for v in variables), "e")
+
+
+def identifiability_flags(
+    theta: np.ndarray,
+    log_x: np.ndarray,
+    variables: Sequence[str],
+    weights: np.ndarray | None = None,
+    n_distinct: int | None = None,
+    *,
+    rtol: float = IDENTIFIABILITY_RTOL,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Flags for what the data cannot determine, and the parameters concerned.
+
+    - ``parameters_not_identified``: the Gauss-Newton matrix H = J^T W J of the log predictions
+      (J with respect to the centred parameters, W the point weights) has eigenvalues below
+      ``rtol`` times its largest: along those directions the parameters can move by whole units
+      with no visible change in the fitted values (too few distinct values of a variable, a term
+      that is negligible or a step, variables that are functions of each other). The parameters
+      with a component of at least 0.1 in such a direction are returned.
+    - ``coefficient_overflow``: some a_i or e exceeds log(float64 max) = 709.78, so A_i or E is
+      infinite on the natural scale (the log-scale values are still exact).
+    - ``as_many_parameters_as_points``: ``n_distinct`` equals the number of parameters; the law
+      interpolates the data and the objective (about 0) says nothing about the fit.
+
+    A vanishing irreducible error (e < ``E_FLOOR``) is left out of the identifiability check:
+    ``degeneracy_flags`` reports it as ``irreducible_error_vanishing``.
+
+    Args:
+        theta: the fitted parameters ``[a..., alpha..., e]``.
+        log_x: natural logs of the variables, shape (n, k).
+        variables: the variable names.
+        weights: optional per-point weights (n,).
+        n_distinct: distinct points with positive weight (from ``require_enough_data``).
+        rtol: relative eigenvalue threshold.
+
+    Returns:
+        ``(flags, unidentified parameter names)``.
+
+    Example:
+        >>> x = np.log([[1.0], [2.0], [4.0], [8.0]])
+        >>> identifiability_flags(np.array([0.0, 0.5, -1.0]), x, ["n"])
+        ((), ())
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    k = len(variables)
+    flags: list[str] = []
+    a, _, e = split_theta(theta, k)
+    if np.any(a > _LOG_FLOAT_MAX) or e > _LOG_FLOAT_MAX:
+        flags.append(FLAG_COEFFICIENT_OVERFLOW)
+    if n_distinct is not None and n_distinct <= parameter_count(k):
+        flags.append(FLAG_NO_DEGREES_OF_FREEDOM)
+    centre = _centre(log_x)
+    phi, centred_x = _to_centred(theta, centre), log_x - centre
+    b, alpha, e_value = split_theta(phi, k)
+    z = np.concatenate([b - alpha * centred_x, np.full((log_x.shape[0], 1), e_value)], axis=1)
+    share = np.exp(z - np.max(z, axis=1, keepdims=True))
+    share /= np.sum(share, axis=1, keepdims=True)  # d log L_hat / d z: softmax weights
+    jacobian = np.concatenate([share[:, :k], -share[:, :k] * centred_x, share[:, k:]], axis=1)
+    checked = parameter_names(variables)
+    if e < E_FLOOR:
+        jacobian, checked = jacobian[:, :-1], checked[:-1]
+    w = np.ones(log_x.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    curvature, directions = np.linalg.eigh((jacobian * w[:, None]).T @ jacobian)
+    weak = curvature <= rtol * max(float(curvature[-1]), np.finfo(np.float64).tiny)
+    involved = np.any(np.abs(directions[:, weak]) >= 0.1, axis=1)
+    names = tuple(name for name, hit in zip(checked, involved, strict=True) if hit)
+    if names:
+        flags.append(FLAG_NOT_IDENTIFIED)
+    return tuple(flags), names

@@ -18,6 +18,7 @@ serves the JAX fitter and plain-numpy prediction.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -214,3 +215,73 @@ def validate_inputs(x: Any, loss: Any, variables: Sequence[str]) -> tuple[np.nda
                 f"at row(s) {shown}{more}"
             )
     return np.log(x_arr), np.log(loss_arr)
+
+
+def validate_delta(delta: Any) -> float:
+    """The Huber threshold as a float, or an error: it must be positive and finite.
+
+    Raises:
+        FitInputError: a non-number, zero, negative, infinite (e.g. ``1e400``) or NaN delta.
+
+    Example:
+        >>> validate_delta(1e-4)
+        0.0001
+    """
+    try:
+        value = float(delta)
+    except (TypeError, ValueError):
+        raise FitInputError(
+            f"delta (the Huber threshold) must be a number; got {delta!r}"
+        ) from None
+    if not (math.isfinite(value) and value > 0):
+        raise FitInputError(
+            f"delta (the Huber threshold) must be positive and finite, e.g. 1e-4 (the paper's); "
+            f"got {value!r}"
+        )
+    return value
+
+
+def require_enough_data(
+    log_x: np.ndarray, variables: Sequence[str], weights: np.ndarray | None = None
+) -> int:
+    """Refuse data that cannot determine a law: fewer distinct points than free parameters, or a
+    variable that never varies.
+
+    Points with zero weight do not count, and repeated rows count once.
+
+    Args:
+        log_x: natural logs of the variables, shape (n, k) (from ``validate_inputs``).
+        variables: the k variable names, for the messages.
+        weights: optional per-point weights (n,).
+
+    Returns:
+        The number of distinct points with positive weight.
+
+    Raises:
+        FitInputError: naming the counts, or the variable without variation and its value.
+
+    Example:
+        >>> require_enough_data(np.log([[1.0], [2.0], [4.0]]), ["n"])
+        3
+    """
+    used = log_x if weights is None else log_x[np.asarray(weights) > 0]
+    needed = parameter_count(len(variables))
+    distinct = int(np.unique(used, axis=0).shape[0]) if used.size else 0
+    if distinct < needed:
+        counted = (
+            f"{distinct} distinct point(s)"
+            if distinct != log_x.shape[0]
+            else f"{distinct} point(s)"
+        )
+        raise FitInputError(
+            f"too few points: a law over {list(variables)} has {needed} free parameters but the "
+            f"data have {counted}; give at least {needed}, or fit a law with fewer variables"
+        )
+    for name, column in zip(variables, used.T, strict=True):
+        if np.all(column == column[0]):
+            raise FitInputError(
+                f"{name} does not vary: it is {math.exp(column[0]):.6g} in all {used.shape[0]} "
+                f"points, so its exponent cannot be fitted; drop {name} from the law or add "
+                f"points where it varies"
+            )
+    return distinct

@@ -10,11 +10,15 @@ import pytest
 
 from fitting.approach3 import (
     FLAG_AT_GRID_EDGE,
+    FLAG_COEFFICIENT_OVERFLOW,
     FLAG_EXPONENT_NEAR_ZERO,
+    FLAG_NO_DEGREES_OF_FREEDOM,
+    FLAG_NOT_IDENTIFIED,
     FLAG_VANISHING_E,
     Approach3Fit,
     degeneracy_flags,
     fit_approach3,
+    identifiability_flags,
     solve_from_starts,
 )
 from fitting.errors import FitInputError
@@ -264,3 +268,127 @@ def test_lbfgs_method_agrees_with_default():
     assert lm.objective.max() < 1e-12
     assert lbfgs.objective.max() < 1e-8
     np.testing.assert_allclose(lbfgs.theta[:, 1], 0.5, atol=1e-3)
+
+
+# --- data that cannot determine a law ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_points", [1, 2, 3, 4])
+def test_fewer_points_than_parameters_are_refused(hot, n_points):
+    x = hot.select(PARAMS_TOKENS).to_numpy()[:: 220 // n_points][:n_points]
+    loss = hot["final_loss"].to_numpy()[:: 220 // n_points][:n_points]
+    message = rf"too few points: .* has 5 free parameters but the data have {n_points} point\(s\)"
+    with pytest.raises(FitInputError, match=message):
+        fit_approach3(x, loss, variables=["params", "tokens"])
+
+
+def test_four_points_are_refused_for_the_nine_parameter_law(hot):
+    rows = hot[::50].head(4)
+    with pytest.raises(FitInputError, match="has 9 free parameters but the data have 4 point"):
+        fit_approach3(rows.select(WDPT).to_numpy(), rows["final_loss"], variables=WDPT)
+
+
+def test_repeated_or_zero_weight_rows_do_not_count_as_points(hot):
+    x = np.tile(hot.select(PARAMS_TOKENS).to_numpy()[[0, 100]], (10, 1))  # 2 rows, 10 times each
+    loss = np.tile(hot["final_loss"].to_numpy()[[0, 100]], 10)
+    with pytest.raises(FitInputError, match=r"have 2 distinct point\(s\)"):
+        fit_approach3(x, loss, variables=["params", "tokens"])
+    x, loss = hot.select(PARAMS_TOKENS).to_numpy()[:6], hot["final_loss"].to_numpy()[:6]
+    weights = np.array([1.0, 1.0, 0.0, 0.0, 0.0, 1.0])
+    with pytest.raises(FitInputError, match="too few points"):
+        fit_approach3(x, loss, variables=["params", "tokens"], weights=weights)
+
+
+def test_a_variable_without_variation_is_refused(hot):
+    x = hot.select(PARAMS_TOKENS).to_numpy()[:50].astype(float)
+    x[:, 0] = 1.5e8  # 50 points, one parameter count
+    with pytest.raises(FitInputError, match=r"params does not vary: it is 1\.5e\+08 in all 50"):
+        fit_approach3(x, hot["final_loss"].to_numpy()[:50], variables=["params", "tokens"])
+
+
+def test_as_many_points_as_parameters_is_flagged(hot):
+    rows = hot[::44].head(5)
+    fit = fit_approach3(
+        rows.select(PARAMS_TOKENS).to_numpy(), rows["final_loss"], variables=["params", "tokens"]
+    )
+    assert FLAG_NO_DEGREES_OF_FREEDOM in fit.flags
+
+
+def test_a_variable_with_two_values_leaves_its_term_unidentified(hot):
+    x = hot.select(PARAMS_TOKENS).to_numpy()[:60].astype(float)
+    x[:, 0] = np.where(np.arange(60) % 2 == 0, 1e8, 4e8)
+    loss = 1.8 + 400.0 * x[:, 0] ** -0.3 + 2000.0 * x[:, 1] ** -0.3
+    fit = fit_approach3(x, loss, variables=["params", "tokens"])
+    assert FLAG_NOT_IDENTIFIED in fit.flags
+    assert "alpha_params" in fit.unidentified
+    assert fit.as_dict()["unidentified_parameters"] == list(fit.unidentified)
+
+
+def test_paper_fits_are_identified(hot, hot_params_tokens_fit):
+    assert hot_params_tokens_fit.unidentified == ()
+    # the published 4-variable optimum on the hot data: no weak direction either
+    published = _published("approach3_width_depth_params_tokens_hot_delta1e-4.json")
+    theta = np.array(
+        [*published["coefficients"], *published["exponents"], published["irreducible_error"]]
+    )
+    log_x, _ = validate_inputs(hot.select(WDPT).to_numpy(), hot["final_loss"], WDPT)
+    assert identifiability_flags(theta, log_x, WDPT, n_distinct=220) == ((), ())
+
+
+def test_identifiability_flags_on_crafted_parameters():
+    log_x = np.log(
+        np.column_stack([np.geomspace(1e7, 1e9, 40), np.geomspace(1e10, 1e11, 40)[::-1]])
+    )
+    good = np.array([6.0, 7.0, 0.3, 0.3, 0.5])
+    assert identifiability_flags(good, log_x, ["params", "tokens"]) == ((), ())
+    # a term 1e-30 of the loss at every point: its coefficient and exponent are free
+    tiny = np.array([-60.0, 7.0, 0.3, 0.3, 0.5])
+    flags, names = identifiability_flags(tiny, log_x, ["params", "tokens"])
+    assert flags == (FLAG_NOT_IDENTIFIED,) and names == ("a_params", "alpha_params")
+    # log A beyond float64: flagged, and exactly n = 2k + 1 distinct points
+    huge = np.array([800.0, 7.0, 40.0, 0.3, 0.5])
+    flags, _ = identifiability_flags(huge, log_x, ["params", "tokens"], n_distinct=5)
+    assert FLAG_COEFFICIENT_OVERFLOW in flags and FLAG_NO_DEGREES_OF_FREEDOM in flags
+
+
+def test_overflowing_coefficients_stay_strict_json():
+    fit = Approach3Fit(
+        variables=("params",),
+        exponents=(40.0,),
+        coefficients=(800.0,),
+        irreducible_error=800.5,
+        objective=1e-3,
+        delta=1e-4,
+        theta=np.array([800.0, 40.0, 800.5]),
+        n_points=10,
+        n_starts=1,
+        n_polished=1,
+        n_converged=1,
+        flags=(FLAG_COEFFICIENT_OVERFLOW,),
+    )
+    record = fit.as_dict()
+    assert record["A"] == [None] and record["E"] is None
+    assert record["coefficients"] == [800.0]  # the log scale is exact
+    json.dumps(record, allow_nan=False)
+
+
+def test_a_fit_to_noise_never_reports_non_finite_json(hot):
+    """Shuffled losses: whatever basin the fit lands in, the record is strict JSON and an
+    overflowing coefficient is flagged."""
+    loss = np.random.default_rng(2).permutation(hot["final_loss"].to_numpy())
+    fit = fit_approach3(hot.select(PARAMS_TOKENS).to_numpy(), loss, variables=["params", "tokens"])
+    json.dumps(fit.as_dict(), allow_nan=False)
+    assert np.all(np.isfinite(fit.theta))
+    overflow = max(*fit.coefficients, fit.irreducible_error) > np.log(np.finfo(float).max)
+    assert (FLAG_COEFFICIENT_OVERFLOW in fit.flags) == overflow
+
+
+@pytest.mark.parametrize("delta", [np.inf, float("1e400"), np.nan, 0.0, -1e-4, "abc"])
+def test_bad_delta_is_refused(delta):
+    x = np.geomspace(1e3, 1e6, 20)
+    with pytest.raises(FitInputError, match="delta"):
+        fit_approach3(x, 2.0 + 30.0 * x**-0.5, variables=["n"], delta=delta)
+    with pytest.raises(FitInputError, match="delta"):
+        solve_from_starts(
+            np.array([[3.0, 0.4, 0.5]]), np.log(x)[:, None], np.zeros(20), delta=delta
+        )
