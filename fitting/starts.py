@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fitting.errors import FitInputError
-from fitting.laws import DEFAULT_DELTA, huber
+from fitting.laws import DEFAULT_DELTA, huber, validate_delta
 
 
 @dataclass(frozen=True)
@@ -143,6 +143,7 @@ def screen_grid(
     n, k = log_x.shape
     if k < 1:
         raise FitInputError("screening needs at least one variable")
+    delta = validate_delta(delta)
     subset = screening_subsample(n, max_points, seed)
     lx, ly = log_x[subset], log_loss[subset]
     w = np.ones(len(subset)) if weights is None else np.asarray(weights, np.float64)[subset]

@@ -392,3 +392,5 @@ def test_bad_delta_is_refused(delta):
         solve_from_starts(
             np.array([[3.0, 0.4, 0.5]]), np.log(x)[:, None], np.zeros(20), delta=delta
         )
+    with pytest.raises(FitInputError, match="delta"):
+        screen_grid(PAPER_GRID, np.log(x)[:, None], np.zeros(20), delta=delta)
