@@ -630,6 +630,10 @@ def _validate(
 _BOUND_TOLERANCE = 1e-3
 """Distance (in the optimizer's log or logit units) within which a parameter counts as at a bound."""
 
+_CEILING_LIMIT = 0.999
+"""A ceiling that has climbed this fraction of the way from chance to 1 counts as at its bound (the
+optimizer stops short of the logit bound once the gradient vanishes)."""
+
 
 def _fit_form(form_name: str, data: _Data, start: Array | None = None, polish: int = 4) -> CurveFit:
     form = FORMS[form_name]
@@ -638,14 +642,16 @@ def _fit_form(form_name: str, data: _Data, start: Array | None = None, polish: i
         starts = [start, *starts]
     theta, value, converged = _minimize(_objective(form, data), starts, bounds, polish=polish)
     aic = 2.0 * _log_likelihood_term(data, value) + 2.0 * form.n_parameters
+    natural = form.natural(theta, data.chance)
     at_bound = tuple(
         name
         for name, t, (lo, hi) in zip(form.parameter_names, theta, bounds, strict=True)
         if min(t - lo, hi - t) < _BOUND_TOLERANCE
+        or (name == "A" and natural["A"] - data.chance > _CEILING_LIMIT * (1.0 - data.chance))
     )
     return CurveFit(
         form=form_name,
-        parameters=form.natural(theta, data.chance),
+        parameters=natural,
         theta=tuple(float(t) for t in theta),
         chance=data.chance,
         objective=data.objective,
