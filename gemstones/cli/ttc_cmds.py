@@ -149,12 +149,15 @@ def fit_command(
     from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
+    levels = _parse_chance(chance)
+    console = Console(stderr=True)
+    # A progress bar only on a terminal: piped stderr gets nothing but a possible one-line error.
+    with Progress(transient=True, console=console, disable=not console.is_terminal) as bar:
         job = bar.add_task("fitting curves", total=None)
         curves = fit_table(
             frame,
             x=x,
-            chance=_parse_chance(chance),
+            chance=levels,
             bootstrap=bootstrap,
             seed=seed,
             progress=lambda done, total: bar.update(job, completed=done, total=total),
@@ -284,7 +287,8 @@ def recurrent_run_command(
         TextColumn("{task.completed}/{task.total} loss {task.fields[loss]}"),
         TimeElapsedColumn(),
         transient=True,
-        console=Console(stderr=True),
+        console=(console := Console(stderr=True)),
+        disable=not console.is_terminal,
     ) as bar:
         job = bar.add_task("train", total=train_steps, loss="-")
 
