@@ -263,6 +263,10 @@ def _bad_file(tmp_path, change):
             "no numeric value",
         ),
         (lambda t: ["ttc", "fit", str(DATA / "two_point_r1_r32.csv"), "--x", "flops"], "FLOPs"),
+        (lambda t: ["recurrent", "run", "--r", "1,2,...,1000000000"], "above the limit 4096"),
+        (lambda t: ["recurrent", "run", "--r", ",".join(map(str, range(1, 300)))], "more than 256"),
+        (lambda t: ["recurrent", "run", "--seed", "-1"], "--seed -1"),
+        (lambda t: ["recurrent", "run", "--out", str(HUGINN)], "is a file"),
     ],
 )
 def test_bad_input_gets_one_line_and_exit_2(argv, message, tmp_path, capsys):
@@ -292,3 +296,27 @@ def test_a_failed_plot_write_leaves_the_old_plots(tmp_path, monkeypatch):
         plot_curves(curves, tmp_path)
     assert {p: p.read_bytes() for p in written} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in written)
+
+
+def test_a_failed_results_write_keeps_the_previous_run(tmp_path, monkeypatch):
+    from gemstones.runs import recurrent
+
+    config = recurrent.RecurrentRunConfig(length=4, train_steps=10, seed=0)
+    first = recurrent.write_results(config, {1: 0.5, 2: 0.6, 4: 0.7}, tmp_path)
+    before = {p: p.read_bytes() for p in first}
+    calls = []
+    real = recurrent.write_text_atomic
+
+    def fail_second(text, path):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real(text, path)
+
+    monkeypatch.setattr(recurrent, "write_text_atomic", fail_second)
+    with pytest.raises(OSError):
+        recurrent.write_results(config, {1: 0.55, 2: 0.65, 4: 0.75, 8: 0.8}, tmp_path)
+    folder = tmp_path / recurrent.RESULTS_DIR
+    assert sorted(folder.glob("results_*.json")) == sorted(first)
+    assert all(json.loads(p.read_text())["results"] for p in first)
+    assert first[1].read_bytes() == before[first[1]]  # the failed write left it as it was
