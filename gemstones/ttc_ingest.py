@@ -525,6 +525,7 @@ def read_lm_eval_rows(file: Path, *, include_groups: bool = False) -> list[dict[
     """
     document = _load_document(file)
     results = document["results"]
+    _model_recurrence(document, file)  # a 'config' object that states some r, checked first
     model, checkpoint = _model_and_checkpoint(document, file)
     model_args = _as_mapping(document["config"].get("model_args"), "config.model_args", file)
     try:

@@ -283,3 +283,20 @@ def test_bad_csvs_fail_with_the_line(tmp_path, content, message):
     with pytest.raises(GemstonesInputError, match=message) as info:
         read_results(path)
     assert "bad.csv" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "cannot be read"),
+        (b'{"results": {"arc_easy": {"acc,none": 0.5}}, "config": []}', "no 'config' object"),
+        (b"[1, 2]", "expected a JSON object"),
+    ],
+)
+def test_unreadable_json_fails_naming_the_file(tmp_path, content, message):
+    path = tmp_path / "results_odd.json"
+    path.write_bytes(content)
+    with pytest.raises(GemstonesInputError, match=message) as info:
+        read_results(path)
+    assert "results_odd.json" in str(info.value)
