@@ -204,8 +204,17 @@ def architecture_from_args(args: Mapping[str, Any]) -> RecurrentDepthArchitectur
                 raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
             )
         else:
-            values[name] = int(raw)
+            number = float(raw)
+            if not (math.isfinite(number) and 0 <= number <= _MAX_DIMENSION) or number % 1:
+                raise ValueError(
+                    f"{name}={raw!r} must be a whole number from 0 to {_MAX_DIMENSION:.0e}"
+                )
+            values[name] = int(number)
     return RecurrentDepthArchitecture(**values)
+
+
+_MAX_DIMENSION = 10**9
+"""The largest architecture field (width, layers, vocabulary) accepted from model_args."""
 
 
 def known_architecture(model: str) -> RecurrentDepthArchitecture | None:
@@ -436,9 +445,10 @@ def _effective_n(document: Mapping[str, Any], task: str, file: Path) -> int | No
     entry = samples[task]
     raw = entry.get("effective", entry.get("original")) if isinstance(entry, Mapping) else entry
     number = _number_or_none(raw)
-    if number is None or number <= 0 or number != int(number):
+    if number is None or number <= 0 or number != int(number) or number > _MAX_COUNT:
         raise GemstonesInputError(
-            f"{file}: n-samples of task {task!r} is {entry!r}; expected a positive count"
+            f"{file}: n-samples of task {task!r} is {entry!r}; expected a positive count up to "
+            f"{_MAX_COUNT:.0e}"
         )
     return int(number)
 

@@ -171,6 +171,15 @@ def _drop_mean_recurrence(d):
     d["config"]["model_args"].pop("mean_recurrence")
 
 
+def _huge_architecture(d):
+    from fitting.recurrent_compute import RecurrentDepthArchitecture
+
+    d["config"]["model_args"].update(
+        dict.fromkeys(RecurrentDepthArchitecture.__dataclass_fields__, 2)
+    )
+    d["config"]["model_args"]["hidden"] = 1e300
+
+
 def _set(path, value):
     def change(d):
         target = d
@@ -199,6 +208,8 @@ def _set(path, value):
         ),
         (_set(("results", "arc_easy", "acc,none"), "high"), "no numeric value"),
         (_set(("n-samples", "gsm8k"), {"original": 1319, "effective": 13.5}), "positive count"),
+        (_set(("n-samples", "gsm8k"), {"original": 1, "effective": 1e300}), "positive count up"),
+        (_huge_architecture, "architecture fields in config.model_args: hidden=1e+300"),
     ],
 )
 def test_bad_lm_eval_values_fail_naming_file_and_value(tmp_path, change, message):
