@@ -209,7 +209,7 @@ def _set(path, value):
         (_set(("results", "arc_easy", "acc,none"), "high"), "no numeric value"),
         (_set(("n-samples", "gsm8k"), {"original": 1319, "effective": 13.5}), "positive count"),
         (_set(("n-samples", "gsm8k"), {"original": 1, "effective": 1e300}), "positive count up"),
-        (_huge_architecture, "architecture fields in config.model_args: hidden=1e+300"),
+        (_huge_architecture, r"architecture fields in config.model_args: hidden=1e\+300"),
     ],
 )
 def test_bad_lm_eval_values_fail_naming_file_and_value(tmp_path, change, message):
