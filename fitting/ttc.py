@@ -25,7 +25,28 @@ r_q = -tau ln(1 - q)). The loss forms have no finite value at x -> 0, so their g
 the smallest measured x, x_ref: L(r_q) = L(x_ref) - q (L(x_ref) - L_inf). ``A`` is the ceiling (or
 L_inf for losses). Confidence intervals come from a seeded parametric bootstrap: new data drawn from
 the fitted curve (binomial with the known n, otherwise Gaussian with the stderrs or the residual
-scatter), refitted from the point estimate, percentile intervals.
+scatter, floored as below), each refitted from both the point estimate and the best start of the grid
+(a single start would stay in a flat valley and understate the spread), percentile intervals.
+
+Noise. The bootstrap draws binomial counts when n is known, Gaussian noise with the given stderrs
+when they are known, and otherwise Gaussian noise whose scale is the larger of the residual scatter
+and a documented floor: the binomial standard error sqrt(p (1 - p) / n_assumed) of an evaluation of
+``assumed_n`` items (``fit_table`` uses the task's standard evaluation size from ``EVAL_SIZES``, else
+``DEFAULT_ASSUMED_N`` = 1000), or ``LOSS_FLOOR_REL`` (0.1%) of the value for losses. Without the
+floor, a curve that passes exactly through its points (as many points as parameters, or a
+paper table rounded to 0.01%) has no residual scatter, and every resample of it is the same curve:
+a zero-width interval that says nothing about the data.
+
+Identifiability. A form with more free parameters than distinct x is not fitted (it has a family of
+exact solutions, and the optimizer returns one of them, often at a bound); if no candidate form
+remains, ``fit_ttc`` raises. The result carries warnings (``TTCResult.warnings``):
+``exact_interpolant`` (as many distinct x as parameters: the curve passes through the points and its
+summaries follow from the form, not from the data), ``form_not_fitted`` (a candidate refused for that
+reason), ``parameter_at_bound`` (a parameter ended at the edge of its search range, e.g. a ceiling of
+exactly 1), ``ceiling_extrapolated`` (the ceiling's gain over chance exceeds ``ceiling_ratio`` (1.25)
+times the best measured gain, by more than twice the noise), ``r95_extrapolated`` (r95 beyond
+``extrapolation_factor`` (4) times the largest measured x) and ``r50_extrapolated`` (r50 below the
+smallest measured x divided by that factor).
 
 Flags: ``still_climbing`` when r95 lies beyond the largest measured x (the fitted curve has not
 reached 95% of its gain where it was last measured), or when the last measured doubling of x still
@@ -63,25 +84,79 @@ CHANCE_LEVELS: Mapping[str, float] = {
     "boolq": 0.5,
     "copa": 0.5,
     "parity": 0.5,
+    "gsm8k": 0.0,
+    "minerva_math": 0.0,
+    "humaneval": 0.0,
+    "mbpp": 0.0,
+    "triviaqa": 0.0,
+    "nq_open": 0.0,
 }
 """Chance accuracy of known tasks. ARC, HellaSwag, MMLU, OBQA and SciQ are 4-way (25%), PiQA and
 WinoGrande 2-way (50%), as the Huginn-0125 reference states; BoolQ and COPA are 2-way; ``parity``
-is the tiny recurrent-depth task of ``gemstones.runs.recurrent`` (two classes)."""
+is the tiny recurrent-depth task of ``gemstones.runs.recurrent`` (two classes). GSM8K, MATH,
+HumanEval, MBPP, TriviaQA and NQ-Open are generative (exact match or pass@k): chance 0."""
+
+GENERATIVE_CHANCE = 0.0
+"""Default chance level of any ``generate_until`` task (exact match: a guess is never right)."""
+
+EVAL_SIZES: Mapping[str, int] = {
+    "arc_easy": 2376,
+    "arc_challenge": 1172,
+    "hellaswag": 10042,
+    "mmlu": 14042,
+    "openbookqa": 500,
+    "piqa": 1838,
+    "sciq": 1000,
+    "winogrande": 1267,
+    "boolq": 3270,
+    "copa": 100,
+    "gsm8k": 1319,
+}
+"""Items in the split lm-eval-harness scores by default (ARC, MMLU, OBQA, SciQ, GSM8K: test;
+HellaSwag, PiQA, WinoGrande (xl), BoolQ, COPA: validation). Used only as the bootstrap's noise floor
+when a table gives neither n nor stderrs; exact names only (``mmlu_anatomy`` is not all of MMLU)."""
+
+DEFAULT_ASSUMED_N = 1000
+"""Items assumed for the binomial noise floor of a task whose evaluation size is unknown."""
+
+LOSS_FLOOR_REL = 1e-3
+"""Noise floor of loss curves without stderrs: this fraction of each value."""
 
 ACCURACY_FORMS = ("sigmoid", "exponential")
 LOSS_FORMS = ("power", "exp_decay")
 QUANTILES = (0.5, 0.9, 0.95)
 
 
-def chance_level(task: str, overrides: Mapping[str, float] | None = None) -> float:
-    """Chance accuracy of a task: an override, the built-in table, or the table entry of a prefix.
+def chance_level(
+    task: str, overrides: Mapping[str, float] | None = None, *, output_type: str | None = None
+) -> float:
+    """Chance accuracy of a task: an override, the built-in table, the table entry of a prefix,
+    or 0 for a generative task.
 
     A prefix is the name cut at an underscore, so ``mmlu_abstract_algebra`` finds ``mmlu`` and
-    ``parity_len16`` finds ``parity``.
+    ``parity_len16`` finds ``parity``. A task whose lm-eval ``output_type`` is ``generate_until``
+    defaults to ``GENERATIVE_CHANCE`` (0) unless an override or the table says otherwise.
+
+    Example:
+        >>> chance_level("mmlu_anatomy"), chance_level("bbh_cot_fewshot_navigate", output_type="generate_until")
+        (0.25, 0.0)
 
     Raises:
-        FitInputError: the task is unknown and no override is given.
+        FitInputError: the task is unknown, not generative, and no override is given.
     """
+    known_level = _tabled_chance(task, overrides)
+    if known_level is not None:
+        return known_level
+    if output_type == "generate_until":
+        return GENERATIVE_CHANCE
+    known = ", ".join(sorted(CHANCE_LEVELS))
+    raise FitInputError(
+        f"no chance level known for task {task!r}; pass one, e.g. {task}=0.25 for a 4-way "
+        f"multiple-choice task or {task}=0 for a generative one; known: {known}"
+    )
+
+
+def _tabled_chance(task: str, overrides: Mapping[str, float] | None) -> float | None:
     for table in (overrides or {}, CHANCE_LEVELS):
         if task in table:
             return float(table[task])
@@ -91,10 +166,7 @@ def chance_level(task: str, overrides: Mapping[str, float] | None = None) -> flo
         for table in (overrides or {}, CHANCE_LEVELS):
             if prefix in table:
                 return float(table[prefix])
-    known = ", ".join(sorted(CHANCE_LEVELS))
-    raise FitInputError(
-        f"no chance level known for task {task!r}; pass one (e.g. {task}=0.25); known: {known}"
-    )
+    return None
 
 
 def metric_is_loss(metric: str) -> bool:
@@ -416,6 +488,7 @@ class CurveFit:
         aic: Akaike information criterion (lower is better; comparable across forms on the same data).
         n_points: number of points fitted.
         converged_starts: starts whose optimizer reported success.
+        at_bound: names of parameters that ended at the edge of their search range.
     """
 
     form: str
@@ -427,6 +500,7 @@ class CurveFit:
     aic: float
     n_points: int
     converged_starts: int
+    at_bound: tuple[str, ...] = ()
 
     def predict(self, x: ArrayLike) -> Array:
         """The fitted curve at x."""
@@ -438,6 +512,19 @@ class CurveFit:
         if not 0.0 < q < 1.0:
             raise FitInputError(f"gain fraction q={q} must lie strictly between 0 and 1")
         return FORMS[self.form].x_at_gain(self.parameters, q, x_ref)
+
+
+@dataclass(frozen=True)
+class FitWarning:
+    """Something about a fit that limits what it can say (see the module docstring for the codes).
+
+    Attributes:
+        code: a stable identifier, e.g. ``exact_interpolant`` or ``r95_extrapolated``.
+        message: one sentence naming the numbers behind it.
+    """
+
+    code: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -458,6 +545,9 @@ class TTCResult:
             the gain made by the last point (see the module docstring).
         overthinking: the value at the largest x is worse than the best earlier value beyond noise.
         drop_z: the size of that drop in combined standard errors (0 when there is no drop).
+        warnings: what limits the fit (exact interpolant, extrapolated A or r95, bounds, ...).
+        noise: where the bootstrap's (and the overthinking test's) noise came from.
+        distinct_x: the number of distinct measured x.
     """
 
     fit: CurveFit
@@ -474,11 +564,19 @@ class TTCResult:
     last_doubling_gain: float = 0.0
     overthinking: bool = False
     drop_z: float = 0.0
+    warnings: tuple[FitWarning, ...] = ()
+    noise: str = ""
+    distinct_x: int = 0
 
     @property
     def x_max(self) -> float:
         """The largest measured x."""
         return max(self.x)
+
+    @property
+    def warning_codes(self) -> tuple[str, ...]:
+        """The codes of ``warnings``, in order."""
+        return tuple(w.code for w in self.warnings)
 
 
 def _validate(
@@ -529,16 +627,31 @@ def _validate(
     )
 
 
-def _fit_form(form_name: str, data: _Data, start: Array | None = None) -> CurveFit:
+_BOUND_TOLERANCE = 1e-3
+"""Distance (in the optimizer's log or logit units) within which a parameter counts as at a bound."""
+
+_CEILING_LIMIT = 0.999
+"""A ceiling that has climbed this fraction of the way from chance to 1 counts as at its bound (the
+optimizer stops short of the logit bound once the gradient vanishes)."""
+
+
+def _fit_form(form_name: str, data: _Data, start: Array | None = None, polish: int = 4) -> CurveFit:
     form = FORMS[form_name]
     starts, bounds = _starts_and_bounds(form_name, data.x, data.y)
     if start is not None:
-        starts = [start]
-    theta, value, converged = _minimize(_objective(form, data), starts, bounds)
+        starts = [start, *starts]
+    theta, value, converged = _minimize(_objective(form, data), starts, bounds, polish=polish)
     aic = 2.0 * _log_likelihood_term(data, value) + 2.0 * form.n_parameters
+    natural = form.natural(theta, data.chance)
+    at_bound = tuple(
+        name
+        for name, t, (lo, hi) in zip(form.parameter_names, theta, bounds, strict=True)
+        if min(t - lo, hi - t) < _BOUND_TOLERANCE
+        or (name == "A" and natural["A"] - data.chance > _CEILING_LIMIT * (1.0 - data.chance))
+    )
     return CurveFit(
         form=form_name,
-        parameters=form.natural(theta, data.chance),
+        parameters=natural,
         theta=tuple(float(t) for t in theta),
         chance=data.chance,
         objective=data.objective,
@@ -546,6 +659,7 @@ def _fit_form(form_name: str, data: _Data, start: Array | None = None) -> CurveF
         aic=aic,
         n_points=len(data.y),
         converged_starts=converged,
+        at_bound=at_bound,
     )
 
 
@@ -574,7 +688,22 @@ def fit_curve(
     if form not in FORMS:
         raise FitInputError(f"unknown curve form {form!r}; valid: {', '.join(FORMS)}")
     data = _validate(x, y, n, stderr, chance, is_loss=form in LOSS_FORMS)
+    distinct = _distinct(data)
+    if FORMS[form].n_parameters > distinct:
+        raise FitInputError(_too_few_message((form,), distinct))
     return _fit_form(form, data)
+
+
+def _distinct(data: _Data) -> int:
+    return int(np.unique(data.x).size)
+
+
+def _too_few_message(forms: Sequence[str], distinct: int) -> str:
+    needs = ", ".join(f"{name} needs {FORMS[name].n_parameters}" for name in forms)
+    return (
+        f"{distinct} distinct x cannot identify the curve: a form needs at least as many distinct "
+        f"x as free parameters ({needs}); measure more points"
+    )
 
 
 def _summaries(fit: CurveFit, x_ref: float) -> tuple[float, float, float, float]:
@@ -583,15 +712,32 @@ def _summaries(fit: CurveFit, x_ref: float) -> tuple[float, float, float, float]
     return ceiling, r50, r90, r95
 
 
-def _noise(data: _Data, fit: CurveFit) -> Array:
+def _noise(data: _Data, fit: CurveFit, assumed_n: float, is_loss: bool) -> tuple[Array, str]:
+    """Per-point noise scale of the data, and a phrase saying where it came from.
+
+    Known stderrs or binomial n are used as they are. Otherwise the residual scatter is floored by
+    the binomial standard error of ``assumed_n`` items (accuracies) or ``LOSS_FLOOR_REL`` of the
+    value (losses), so that an exact interpolant still has noise to resample.
+    """
     if data.stderr is not None:
-        return data.stderr
+        return data.stderr, "the given stderrs"
     if data.n is not None:
         p = np.clip(data.y, 1.0 / (data.n + 1.0), 1.0 - 1.0 / (data.n + 1.0))
-        return np.sqrt(p * (1 - p) / data.n)
+        return np.sqrt(p * (1 - p) / data.n), "binomial with the given n"
     resid = data.y - fit.predict(data.x)
-    dof = max(len(data.y) - FORMS[fit.form].n_parameters, 1)
-    return np.full_like(data.y, math.sqrt(float((resid**2).sum()) / dof))
+    dof = len(data.y) - FORMS[fit.form].n_parameters
+    scatter = math.sqrt(float((resid**2).sum()) / dof) if dof > 0 else 0.0
+    if is_loss:
+        floor = LOSS_FLOOR_REL * np.abs(data.y)
+        floor_name = f"{LOSS_FLOOR_REL:g} of each value"
+    else:
+        p = np.clip(data.y, 1.0 / (assumed_n + 1.0), 1.0 - 1.0 / (assumed_n + 1.0))
+        floor = np.sqrt(p * (1 - p) / assumed_n)
+        floor_name = f"binomial with an assumed n={assumed_n:g}"
+    noise = np.maximum(floor, scatter)
+    if np.all(floor >= scatter):
+        return noise, f"floor: {floor_name} (no n or stderr given; residual scatter {scatter:.2g})"
+    return noise, f"residual scatter {scatter:.2g} (floor: {floor_name})"
 
 
 def _drop(data: _Data, noise: Array, is_loss: bool) -> float:
@@ -621,6 +767,94 @@ def _last_doubling_gain(data: _Data, is_loss: bool) -> float:
     return float(step / doublings / total)
 
 
+@dataclass(frozen=True)
+class _Limits:
+    """Thresholds of the extrapolation warnings."""
+
+    extrapolation_factor: float
+    ceiling_ratio: float
+
+
+def _warnings(
+    best: CurveFit,
+    data: _Data,
+    noise: Array,
+    summaries: tuple[float, float, float, float],
+    refused: Sequence[str],
+    limits: _Limits,
+    is_loss: bool,
+) -> tuple[FitWarning, ...]:
+    """The warnings of one chosen fit (codes in the module docstring)."""
+    ceiling, r50, _, r95 = summaries
+    distinct = _distinct(data)
+    p = FORMS[best.form].n_parameters
+    found: list[FitWarning] = []
+    if distinct <= p:
+        found.append(
+            FitWarning(
+                "exact_interpolant",
+                f"{distinct} distinct x for the {p} parameters of the {best.form}: the curve passes "
+                "through the points, so A and r95 follow from the form, not from the data",
+            )
+        )
+    for name in refused:
+        found.append(
+            FitWarning(
+                "form_not_fitted",
+                f"{name} not fitted: {FORMS[name].n_parameters} parameters, {distinct} distinct x",
+            )
+        )
+    if best.at_bound:
+        values = ", ".join(f"{k}={best.parameters[k]:.4g}" for k in best.at_bound)
+        found.append(
+            FitWarning(
+                "parameter_at_bound",
+                f"{values} at the edge of the search range: the data do not pin it down",
+            )
+        )
+    x_min, x_max = float(data.x.min()), float(data.x.max())
+    factor = limits.extrapolation_factor
+    if is_loss:
+        reference = float(data.y[0])
+        measured, fitted = reference - float(data.y.min()), reference - ceiling
+        edge = int(np.argmin(data.y))
+        beyond = float(data.y.min()) - ceiling
+    else:
+        measured, fitted = float(data.y.max()) - data.chance, ceiling - data.chance
+        edge = int(np.argmax(data.y))
+        beyond = ceiling - float(data.y.max())
+    if fitted > limits.ceiling_ratio * max(measured, 0.0) and beyond > 2.0 * float(noise[edge]):
+        what = "L_inf" if is_loss else "A"
+        found.append(
+            FitWarning(
+                "ceiling_extrapolated",
+                f"{what}={ceiling:.4g} lies {beyond:.3g} beyond the best measured value "
+                f"{float(data.y[edge]):.4g}: its gain is {_ratio(fitted, measured)} the measured one",
+            )
+        )
+    if math.isfinite(r95) and r95 > factor * x_max:
+        found.append(
+            FitWarning(
+                "r95_extrapolated",
+                f"r95={r95:.4g} is {r95 / x_max:.3g}x the largest measured x ({x_max:.4g})",
+            )
+        )
+    elif not math.isfinite(r95):
+        found.append(FitWarning("r95_extrapolated", f"r95={r95} is not finite"))
+    if r50 < x_min / factor:
+        found.append(
+            FitWarning(
+                "r50_extrapolated",
+                f"r50={r50:.3g} is {x_min / r50:.3g}x below the smallest measured x ({x_min:.4g})",
+            )
+        )
+    return tuple(found)
+
+
+def _ratio(fitted: float, measured: float) -> str:
+    return f"{fitted / measured:.3g}x" if measured > 0 else "far beyond"
+
+
 def fit_ttc(
     x: ArrayLike,
     y: ArrayLike,
@@ -635,8 +869,11 @@ def fit_ttc(
     ci_level: float = 0.9,
     overthinking_z: float = 2.0,
     climb_fraction: float = 0.05,
+    assumed_n: float | None = None,
+    extrapolation_factor: float = 4.0,
+    ceiling_ratio: float = 1.25,
 ) -> TTCResult:
-    """Fit a test-time-compute curve: every candidate form, choose by AIC, summarise, flag.
+    """Fit a test-time-compute curve: every identifiable form, choose by AIC, summarise, flag.
 
     Args:
         x: recurrences r (or FLOPs) of the measured points.
@@ -644,16 +881,33 @@ def fit_ttc(
         chance: chance accuracy c, the fixed floor of the accuracy forms.
         n: scored items per point (binomial likelihood); None for weighted least squares.
         stderr: standard errors per point (least-squares weights, overthinking noise).
-        forms: candidate forms; default ``ACCURACY_FORMS`` or ``LOSS_FORMS``.
+        forms: candidate forms; default ``ACCURACY_FORMS`` or ``LOSS_FORMS``. Forms with more free
+            parameters than distinct x are not fitted (a ``form_not_fitted`` warning).
         loss: the values are lower-is-better.
         bootstrap: parametric bootstrap replicates for the CIs (0 = none).
-        seed: seed of the bootstrap.
+        seed: seed of the bootstrap (>= 0).
         ci_level: central coverage of the percentile intervals.
         overthinking_z: how many combined standard errors a final drop must exceed to be flagged.
         climb_fraction: last-doubling gain (fraction of the gain so far) that counts as climbing.
+        assumed_n: items per point for the binomial noise floor when neither n nor stderr is given
+            (default ``DEFAULT_ASSUMED_N``).
+        extrapolation_factor: r95 beyond this multiple of the largest x (or r50 below the smallest
+            x over it) is warned about.
+        ceiling_ratio: a ceiling whose gain over chance exceeds this multiple of the best measured
+            gain (and the noise) is warned about.
 
     Returns:
-        A ``TTCResult`` with the AIC-chosen fit, all alternatives, A, r50, r90, r95, CIs and flags.
+        A ``TTCResult`` with the AIC-chosen fit, all alternatives, A, r50, r90, r95, CIs, flags and
+        warnings.
+
+    Raises:
+        FitInputError: bad data or options, or no candidate form has as few parameters as there are
+            distinct x.
+
+    Example:
+        >>> res = fit_ttc([1, 32], [0.30, 0.70], chance=0.25, bootstrap=50)
+        >>> res.fit.form, res.warning_codes[0]
+        ('exponential', 'exact_interpolant')
     """
     candidates = tuple(forms) if forms else (LOSS_FORMS if loss else ACCURACY_FORMS)
     for name in candidates:
@@ -664,15 +918,33 @@ def fit_ttc(
             raise FitInputError(f"form {name!r} does not fit {kind} curves")
     if not 0.0 < ci_level < 1.0:
         raise FitInputError(f"ci_level={ci_level} must lie strictly between 0 and 1")
+    if seed < 0:
+        raise FitInputError(f"seed={seed} must be >= 0")
+    if bootstrap < 0:
+        raise FitInputError(f"bootstrap={bootstrap} must be >= 0")
+    floor_n = DEFAULT_ASSUMED_N if assumed_n is None else float(assumed_n)
+    if not (math.isfinite(floor_n) and floor_n >= 1):
+        raise FitInputError(f"assumed_n={assumed_n} must be a finite count >= 1")
+    if not (math.isfinite(extrapolation_factor) and extrapolation_factor >= 1):
+        raise FitInputError(f"extrapolation_factor={extrapolation_factor} must be >= 1")
+    if not (math.isfinite(ceiling_ratio) and ceiling_ratio >= 1):
+        raise FitInputError(f"ceiling_ratio={ceiling_ratio} must be >= 1")
     data = _validate(x, y, n, stderr, chance, is_loss=loss)
-    fits = sorted((_fit_form(name, data) for name in candidates), key=lambda f: f.aic)
+    distinct = _distinct(data)
+    fittable = tuple(name for name in candidates if FORMS[name].n_parameters <= distinct)
+    refused = tuple(name for name in candidates if name not in fittable)
+    if not fittable:
+        raise FitInputError(_too_few_message(candidates, distinct))
+    fits = sorted((_fit_form(name, data) for name in fittable), key=lambda f: f.aic)
     best = fits[0]
     x_ref = float(data.x.min())
-    ceiling, r50, r90, r95 = _summaries(best, x_ref)
-    noise = _noise(data, best)
+    summaries = _summaries(best, x_ref)
+    ceiling, r50, r90, r95 = summaries
+    noise, noise_source = _noise(data, best, floor_n, loss)
     drop_z = _drop(data, noise, loss)
     climb = _last_doubling_gain(data, loss)
     ci = _bootstrap(best, data, noise, bootstrap, seed, ci_level, x_ref) if bootstrap > 0 else {}
+    limits = _Limits(extrapolation_factor, ceiling_ratio)
     return TTCResult(
         fit=best,
         alternatives=tuple(fits),
@@ -688,12 +960,20 @@ def fit_ttc(
         last_doubling_gain=climb,
         overthinking=bool(drop_z > overthinking_z),
         drop_z=drop_z,
+        warnings=_warnings(best, data, noise, summaries, refused, limits, loss),
+        noise=noise_source,
+        distinct_x=distinct,
     )
 
 
 def _bootstrap(
     fit: CurveFit, data: _Data, noise: Array, replicates: int, seed: int, level: float, x_ref: float
 ) -> dict[str, tuple[float, float]]:
+    """Percentile intervals of A, r50, r90, r95 from refits of data drawn around the fitted curve.
+
+    Binomial counts when n is known; otherwise Gaussian noise of scale ``noise`` (the stderrs, or the
+    floored residual scatter of ``_noise``), so an exact interpolant is resampled with real noise.
+    """
     rng = np.random.default_rng(seed)
     mean = fit.predict(data.x)
     draws: list[tuple[float, float, float, float]] = []
@@ -705,9 +985,11 @@ def _bootstrap(
             y_star = mean + rng.normal(0.0, 1.0, size=mean.shape) * noise
             if fit.form in ACCURACY_FORMS:
                 y_star = np.clip(y_star, 0.0, 1.0)
+            else:
+                y_star = np.maximum(y_star, 1e-12)
         replica = _Data(data.x, y_star, data.chance, data.n, data.stderr)
         try:
-            refit = _fit_form(fit.form, replica, start=np.asarray(fit.theta))
+            refit = _fit_form(fit.form, replica, start=np.asarray(fit.theta), polish=2)
         except FitInputError:
             continue
         draws.append(_summaries(refit, x_ref))
@@ -740,6 +1022,7 @@ class TaskCurve:
     x_name: str
     result: TTCResult
     r: tuple[int, ...]
+    output_type: str | None = None
 
 
 def fit_table(
@@ -751,23 +1034,31 @@ def fit_table(
     seed: int = 0,
     ci_level: float = 0.9,
     progress: Callable[[int, int], None] | None = None,
+    assumed_n: float | None = None,
 ) -> list[TaskCurve]:
     """Fit a curve to every group of a tidy table (see ``gemstones.ttc_ingest.TIDY_SCHEMA``).
 
     Args:
-        frame: a polars DataFrame with the tidy columns (``flops_per_token`` needed for x="flops").
+        frame: a polars DataFrame with the tidy columns (``flops_per_token`` needed for x="flops";
+            an optional ``output_type`` column makes ``generate_until`` tasks default to chance 0).
         x: ``"r"`` or ``"flops"`` (forward FLOPs per token at r).
         chance: per-task chance overrides (else ``CHANCE_LEVELS`` and its prefixes).
         bootstrap, seed, ci_level: as in ``fit_ttc``.
         progress: called as ``progress(done, total)`` after each group.
+        assumed_n: the noise floor's item count for tasks without n or stderr; default the task's
+            ``EVAL_SIZES`` entry, else ``DEFAULT_ASSUMED_N``.
 
     Returns:
         One ``TaskCurve`` per group, in the table's sort order. Values are averaged over rows that
         share r within a group (repeated evaluations); n is summed over them.
 
     Raises:
-        FitInputError: x is unknown, FLOPs are missing for x="flops", a chance level is unknown, or a
-            group has fewer than 2 distinct r.
+        FitInputError: x is unknown, FLOPs are missing for x="flops", chance levels are unknown (all
+            such tasks are named at once), or a group has too few distinct r for any form.
+
+    Example:
+        >>> from gemstones.ttc_ingest import read_results  # doctest: +SKIP
+        >>> curves = fit_table(read_results("huginn-0125_table1.csv"), bootstrap=50)  # doctest: +SKIP
     """
     import polars as pl
 
@@ -777,6 +1068,8 @@ def fit_table(
         raise FitInputError("the table has no rows to fit")
     groups = frame.group_by(list(GROUP_COLUMNS), maintain_order=True)
     keys = [key for key, _ in groups]
+    output_types = _output_types(frame)
+    levels = _chance_levels(frame, chance, output_types)
     curves: list[TaskCurve] = []
     for index, key in enumerate(keys):
         values = dict(zip(GROUP_COLUMNS, key, strict=True))
@@ -798,7 +1091,9 @@ def fit_table(
             )
             .sort("r")
         )
-        label = f"{values['model']} / {values['task']} / {values['metric']}"
+        label = " / ".join(
+            str(values[c]) for c in ("model", "checkpoint", "task", "metric", "filter") if values[c]
+        )
         if points.height < 2:
             raise FitInputError(
                 f"{label}: a curve needs at least 2 distinct r, got {points['r'].to_list()}"
@@ -813,7 +1108,7 @@ def fit_table(
         else:
             xs = points["r"].to_numpy().astype(np.float64)
         is_loss = metric_is_loss(values["metric"])
-        c = 0.0 if is_loss else chance_level(values["task"], chance)
+        c = 0.0 if is_loss else levels[values["task"]]
         n = None if points["n_missing"].sum() else points["n"].to_numpy().astype(np.float64)
         se = None if points["stderr_missing"].sum() else points["stderr"].to_numpy()
         try:
@@ -827,6 +1122,7 @@ def fit_table(
                 bootstrap=bootstrap,
                 seed=seed,
                 ci_level=ci_level,
+                assumed_n=assumed_n if assumed_n is not None else EVAL_SIZES.get(values["task"]),
             )
         except FitInputError as bad:
             raise FitInputError(f"{label}: {bad}") from None
@@ -842,6 +1138,7 @@ def fit_table(
                 x_name=x,
                 result=result,
                 r=tuple(int(v) for v in points["r"].to_list()),
+                output_type=output_types.get(values["task"]),
             )
         )
         if progress is not None:
@@ -849,9 +1146,59 @@ def fit_table(
     return curves
 
 
+def _output_types(frame: Any) -> dict[str, str]:
+    """The lm-eval output type of each task that has one (an optional ``output_type`` column)."""
+    if "output_type" not in frame.columns:
+        return {}
+    known = frame.drop_nulls("output_type").unique(["task"], keep="first", maintain_order=True)
+    return dict(zip(known["task"].to_list(), known["output_type"].to_list(), strict=True))
+
+
+def _chance_levels(
+    frame: Any, overrides: Mapping[str, float] | None, output_types: Mapping[str, str]
+) -> dict[str, float]:
+    """The chance level of every accuracy task of the table; one error naming all unknown tasks."""
+    levels: dict[str, float] = {}
+    unknown: list[str] = []
+    pairs = frame.select("task", "metric").unique(maintain_order=True).iter_rows()
+    for task, metric in pairs:
+        if metric_is_loss(metric) or task in levels or task in unknown:
+            continue
+        try:
+            levels[task] = chance_level(task, overrides, output_type=output_types.get(task))
+        except FitInputError:
+            unknown.append(task)
+    if unknown:
+        example = " ".join(f"--chance {t}=0.25" for t in unknown[:3])
+        raise FitInputError(
+            f"no chance level known for {len(unknown)} task(s): {', '.join(unknown)}; pass one per "
+            f"task, e.g. {example} (0.25 for 4-way multiple choice, 0.5 for 2-way, 0 for generative)"
+        )
+    return levels
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None, so that it is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def curve_record(curve: TaskCurve) -> dict[str, Any]:
-    """A JSON-ready summary of one fitted curve (names: ``{x}50`` etc. in units of the x axis)."""
+    """A strict-JSON-ready summary of one fitted curve (``{x}50`` etc. in units of the x axis).
+
+    Non-finite numbers (an infinite drop z, say) become None, so ``json.dumps(...,
+    allow_nan=False)`` always succeeds.
+    """
     res, x = curve.result, curve.x_name
+    return _json_safe(_record(curve, res, x))
+
+
+def _record(curve: TaskCurve, res: TTCResult, x: str) -> dict[str, Any]:
     return {
         "model": curve.model,
         "checkpoint": curve.checkpoint,
@@ -860,6 +1207,7 @@ def curve_record(curve: TaskCurve) -> dict[str, Any]:
         "filter": curve.filter,
         "n_shot": curve.n_shot,
         "chat_template": curve.chat_template,
+        "output_type": curve.output_type,
         "x": x,
         "form": res.fit.form,
         "objective": res.fit.objective,
@@ -875,6 +1223,10 @@ def curve_record(curve: TaskCurve) -> dict[str, Any]:
         "last_doubling_gain": res.last_doubling_gain,
         "overthinking": res.overthinking,
         "drop_z": res.drop_z,
+        "warnings": [{"code": w.code, "message": w.message} for w in res.warnings],
+        "noise": res.noise,
+        "distinct_x": res.distinct_x,
+        "at_bound": list(res.fit.at_bound),
         "aic": {f.form: f.aic for f in res.alternatives},
         "points": {"r": list(curve.r), "x": list(res.x), "y": list(res.y)},
     }

@@ -6,6 +6,7 @@ matplotlib is imported inside the functions (Agg backend), so importing this mod
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ def draw_curves(curves: Sequence[TaskCurve], x: str = "r") -> Any:
         ax.set_ylabel(curve.metric)
         flag = " (still climbing)" if res.still_climbing else ""
         flag += " (overthinking)" if res.overthinking else ""
+        flag += " (exact interpolant)" if "exact_interpolant" in res.warning_codes else ""
         ax.set_title(f"{curve.task}{flag}", fontsize=9)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(curves) :]:
@@ -66,19 +68,26 @@ def draw_curves(curves: Sequence[TaskCurve], x: str = "r") -> Any:
 def plot_curves(
     curves: Sequence[TaskCurve], folder: Path, x: str = "r", stem: str = "ttc"
 ) -> list[Path]:
-    """Save the curves as ``{stem}_{x}.png`` and ``{stem}_{x}.pdf`` in ``folder``.
+    """Save the curves as ``{stem}_{x}.png`` and ``{stem}_{x}.pdf`` in ``folder``, each atomically.
 
     Returns:
         The files written.
     """
     import matplotlib.pyplot as plt
 
+    from registry.atomic import atomic_destination
+
     folder.mkdir(parents=True, exist_ok=True)
     fig = draw_curves(curves, x=x)
     written = []
-    for suffix in ("png", "pdf"):
-        path = folder / f"{stem}_{x}.{suffix}"
-        fig.savefig(path, dpi=120)
-        written.append(path)
-    plt.close(fig)
+    try:
+        for suffix in ("png", "pdf"):
+            path = folder / f"{stem}_{x}.{suffix}"
+            with atomic_destination(path) as temporary:
+                fig.savefig(temporary, dpi=120, format=suffix)
+                with open(temporary, "rb") as written_file:
+                    os.fsync(written_file.fileno())
+            written.append(path)
+    finally:
+        plt.close(fig)
     return written

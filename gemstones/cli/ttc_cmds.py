@@ -36,6 +36,28 @@ def _parse_chance(items: list[str] | None) -> dict[str, float]:
     return chance
 
 
+MAX_BOOTSTRAP = 10_000
+"""The most bootstrap replicates one ``ttc fit`` runs per curve."""
+
+_FLAG_NAMES = {
+    "exact_interpolant": "exact interpolant",
+    "parameter_at_bound": "at bound",
+    "ceiling_extrapolated": "A extrapolated",
+    "r95_extrapolated": "r95 extrapolated",
+    "r50_extrapolated": "r50 extrapolated",
+}
+
+
+def check_output_folder(path: Path, option: str) -> None:
+    """Fail early (exit 2) when ``path`` cannot become a folder: it, or a parent, is a file."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                where = "is" if candidate == path else f"sits under {candidate}, which is"
+                raise GemstonesInputError(f"{option} {path}: {where} a file, not a folder")
+            return
+
+
 def _fmt(value: float) -> str:
     if not math.isfinite(value):
         return str(value)
@@ -48,6 +70,8 @@ def _ci(result: Any, name: str) -> str:
     if name not in result.ci:
         return ""
     lo, hi = result.ci[name]
+    if name == "A":
+        return f"[{lo:.3f}, {hi:.3f}]"
     return f"[{_fmt(lo)}, {_fmt(hi)}]"
 
 
@@ -73,7 +97,30 @@ def fit_command(
     bootstrap: Annotated[
         int, typer.Option("--bootstrap", help="Bootstrap replicates for the CIs.")
     ] = 200,
-    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed (>= 0).")] = 0,
+    groups: Annotated[
+        bool,
+        typer.Option(
+            "--groups",
+            help="Also fit lm-eval group aggregates (mmlu, bbh, ...); skipped by default.",
+        ),
+    ] = False,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide",
+            help="Read CSVs as wide tables (recurrence column, one column per task); "
+            "detected when there is no task column.",
+        ),
+    ] = False,
+    assumed_n: Annotated[
+        float | None,
+        typer.Option(
+            "--assumed-n",
+            help="Items per point for the bootstrap's noise floor when a table has neither n nor "
+            "stderrs (default: the task's standard evaluation size, else 1000).",
+        ),
+    ] = None,
 ) -> None:
     """Fit test-time-compute curves (accuracy vs recurrences or FLOPs) per task; print summaries."""
     from fitting.ttc import curve_record, fit_table
@@ -84,9 +131,17 @@ def fit_command(
         raise GemstonesInputError(f"--x {x!r}: valid: r, flops")
     if output_format not in ("table", "json"):
         raise GemstonesInputError(f"--format {output_format!r}: valid: table, json")
-    if bootstrap < 0:
-        raise GemstonesInputError(f"--bootstrap {bootstrap}: must be >= 0")
-    frame = read_results(paths)
+    if not 0 <= bootstrap <= MAX_BOOTSTRAP:
+        raise GemstonesInputError(f"--bootstrap {bootstrap}: must lie in 0..{MAX_BOOTSTRAP:,}")
+    if seed < 0:
+        raise GemstonesInputError(f"--seed {seed}: must be >= 0")
+    if assumed_n is not None and not (math.isfinite(assumed_n) and 1 <= assumed_n <= 1e12):
+        raise GemstonesInputError(f"--assumed-n {assumed_n}: must be a count from 1 to 1e12")
+    if metric is not None and not metric.strip():
+        raise GemstonesInputError("--metric '': give a metric name, e.g. acc_norm")
+    if plot is not None:
+        check_output_folder(plot, "--plot")
+    frame = read_results(paths, include_groups=groups, wide=True if wide else None)
     if metric is not None:
         frame = frame.filter(frame["metric"] == metric)
         if frame.is_empty():
@@ -94,18 +149,22 @@ def fit_command(
     from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
+    levels = _parse_chance(chance)
+    console = Console(stderr=True)
+    # A progress bar only on a terminal: piped stderr gets nothing but a possible one-line error.
+    with Progress(transient=True, console=console, disable=not console.is_terminal) as bar:
         job = bar.add_task("fitting curves", total=None)
         curves = fit_table(
             frame,
             x=x,
-            chance=_parse_chance(chance),
+            chance=levels,
             bootstrap=bootstrap,
             seed=seed,
             progress=lambda done, total: bar.update(job, completed=done, total=total),
+            assumed_n=assumed_n,
         )
     if output_format == "json":
-        typer.echo(json.dumps([curve_record(c) for c in curves], indent=2))
+        typer.echo(json.dumps([curve_record(c) for c in curves], indent=2, allow_nan=False))
     else:
         _print_table(curves, x)
     if plot is not None:
@@ -113,38 +172,40 @@ def fit_command(
         typer.echo(f"plots: {', '.join(str(p) for p in written)}", err=output_format == "json")
 
 
+def _flags(result: Any) -> list[str]:
+    flags = []
+    if result.still_climbing:
+        flags.append("still climbing")
+    if result.overthinking:
+        flags.append("overthinking")
+    flags.extend(_FLAG_NAMES[c] for c in result.warning_codes if c in _FLAG_NAMES)
+    return flags
+
+
 def _print_table(curves: list[Any], x: str) -> None:
+    """The curves as a table (model, checkpoint, filter and n-shot tell rows apart), then warnings."""
     from rich.console import Console
     from rich.table import Table
 
     unit = "r" if x == "r" else "FLOPs"
+    show_shots = len({c.n_shot for c in curves}) > 1
     table = Table(title=f"test-time-compute curves (x = {unit}; CIs from the bootstrap)")
-    for column in (
-        "model",
-        "task",
-        "metric",
-        "form",
-        "chance",
-        "A",
-        f"{x}50",
-        f"{x}90",
-        f"{x}95",
-        f"{x}95 CI",
-        f"max {x}",
-        "flags",
-    ):
+    columns = ["model", "checkpoint", "task", "metric", "filter"]
+    columns += ["n-shot"] if show_shots else []
+    columns += ["form", "chance", "A", f"{x}50", f"{x}90", f"{x}95", f"{x}95 CI", f"max {x}"]
+    for column in [*columns, "flags"]:
         table.add_column(column)
     for curve in curves:
         res = curve.result
-        flags = []
-        if res.still_climbing:
-            flags.append("still climbing")
-        if res.overthinking:
-            flags.append("overthinking")
-        table.add_row(
+        cells = [
             curve.model.rsplit("/", 1)[-1],
+            curve.checkpoint or "-",
             curve.task,
             curve.metric,
+            curve.filter or "-",
+        ]
+        cells += [str(curve.n_shot) if curve.n_shot is not None else "-"] if show_shots else []
+        cells += [
             res.fit.form,
             _fmt(res.fit.chance),
             f"{res.ceiling:.3f} {_ci(res, 'A')}",
@@ -153,9 +214,27 @@ def _print_table(curves: list[Any], x: str) -> None:
             _fmt(res.r95),
             _ci(res, "r95"),
             _fmt(res.x_max),
-            ", ".join(flags) or "saturated",
-        )
-    Console(width=200).print(table)
+            ", ".join(_flags(res)) or "saturated",
+        ]
+        table.add_row(*cells)
+    console = Console(width=220)
+    console.print(table)
+    for curve in curves:
+        for warning in curve.result.warnings:
+            if warning.code == "form_not_fitted":
+                continue
+            label = " / ".join(
+                str(v)
+                for v in (
+                    curve.model.rsplit("/", 1)[-1],
+                    curve.checkpoint,
+                    curve.task,
+                    curve.metric,
+                    curve.filter,
+                )
+                if v
+            )
+            console.print(f"warning: {label}: {warning.message}", highlight=False, soft_wrap=True)
 
 
 @recurrent_app.command("run")
@@ -181,6 +260,12 @@ def recurrent_run_command(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from gemstones.runs import recurrent
+    from registry.atomic import write_text_atomic
+
+    if seed < 0:
+        raise GemstonesInputError(f"--seed {seed}: must be >= 0")
+    if out is not None:
+        check_output_folder(out, "--out")
 
     rs = recurrent.parse_r_list(r)
     try:
@@ -202,7 +287,8 @@ def recurrent_run_command(
         TextColumn("{task.completed}/{task.total} loss {task.fields[loss]}"),
         TimeElapsedColumn(),
         transient=True,
-        console=Console(stderr=True),
+        console=(console := Console(stderr=True)),
+        disable=not console.is_terminal,
     ) as bar:
         job = bar.add_task("train", total=train_steps, loss="-")
 
@@ -219,7 +305,7 @@ def recurrent_run_command(
     for value, acc in outcome.accuracies.items():
         typer.echo(f"  r={value:>3d}  acc={acc:.4f}")
     exits = recurrent.adaptive_exit(model, thresholds, max_r=max(rs))
-    recurrent.exit_frame(exits).write_csv(folder / recurrent.EXIT_FILE)
+    write_text_atomic(recurrent.exit_frame(exits).write_csv(), folder / recurrent.EXIT_FILE)
     typer.echo(f"adaptive exit (KL threshold -> mean steps, accuracy; cap r={max(rs)}):")
     for e in exits:
         typer.echo(f"  {e.threshold:8.0e}  {e.mean_steps:6.2f}  {e.accuracy:.4f}")

@@ -38,6 +38,7 @@ import polars as pl
 
 from fitting.recurrent_compute import RecurrentDepthArchitecture, forward_flops_per_token
 from gemstones.errors import GemstonesInputError
+from registry.atomic import atomic_destination, write_text_atomic
 
 TASKS = ("parity",)
 PARAMETER_NAMES = ("embed", "adapter", "mlp_in", "mlp_out", "norm_mlp", "norm_state", "norm_final")
@@ -444,14 +445,15 @@ RESULTS_DIR = "lm_eval"
 def save_model(model: TrainedModel, out: Path) -> None:
     """Write ``run.json`` (settings, loss, time) and ``params.npz`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / PARAMS_FILE, **model.params)
+    with atomic_destination(out / PARAMS_FILE) as temporary, open(temporary, "wb") as stream:
+        np.savez(stream, **model.params)
     record = {
         "config": asdict(model.config),
         "final_loss": model.final_loss,
         "train_seconds": model.train_seconds,
         "parameters": model.parameter_count,
     }
-    (out / CONFIG_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    write_text_atomic(json.dumps(record, indent=2) + "\n", out / CONFIG_FILE)
 
 
 def load_model(out: Path, expected: RecurrentRunConfig | None = None) -> TrainedModel | None:
@@ -569,15 +571,15 @@ def write_results(
     """
     folder = out / RESULTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("results_*.json"):
-        old.unlink()
     n = config.eval_sequences * config.length
     written = []
     for index, (r, acc) in enumerate(sorted(accuracies.items())):
         path = folder / f"results_{config.checkpoint}_{index:03d}.json"
-        path.write_text(json.dumps(lm_eval_document(config, r, acc, n), indent=2) + "\n")
+        write_text_atomic(json.dumps(lm_eval_document(config, r, acc, n), indent=2) + "\n", path)
         written.append(path)
-    curve_frame(config, accuracies).write_csv(out / CURVE_FILE)
+    for stale in set(folder.glob("results_*.json")) - set(written):
+        stale.unlink()  # only once every new file is in place: a failed write keeps the old run
+    write_text_atomic(curve_frame(config, accuracies).write_csv(), out / CURVE_FILE)
     return written
 
 
@@ -610,11 +612,22 @@ def run(
     return RecurrentRun(model, accuracies, tuple(files), loaded)
 
 
+MAX_RUN_R = 4096
+"""The largest recurrence count ``recurrent run`` evaluates."""
+
+MAX_RUN_R_VALUES = 256
+"""The most recurrence counts one ``recurrent run`` evaluates."""
+
+
 def parse_r_list(text: str) -> list[int]:
     """Parse ``"1,2,4,...,64"`` (a trailing ``...`` continues a doubling or constant-step sequence).
 
+    Values lie in 1..``MAX_RUN_R`` and there are at most ``MAX_RUN_R_VALUES`` of them, so one
+    argument cannot start unbounded work.
+
     Raises:
-        GemstonesInputError: a non-integer, a value below 1, or a ``...`` that cannot be continued.
+        GemstonesInputError: a non-integer, a value out of range, too many values, or a ``...`` that
+            cannot be continued.
     """
     parts = [p.strip() for p in text.split(",") if p.strip()]
     values: list[int] = []
@@ -638,9 +651,11 @@ def parse_r_list(text: str) -> list[int]:
             v = nxt(b)
             while v < end:
                 values.append(v)
+                _check_count(values, text)
                 v = nxt(v)
             continue
         values.append(_positive_int(part, text))
+        _check_count(values, text)
     if not values:
         raise GemstonesInputError(f"--r {text!r} holds no values; e.g. 1,2,4,...,64")
     return sorted(set(values))
@@ -653,4 +668,13 @@ def _positive_int(part: str, text: str) -> int:
         raise GemstonesInputError(f"--r {text!r}: {part!r} is not a whole number") from None
     if value < 1:
         raise GemstonesInputError(f"--r {text!r}: {value} must be >= 1")
+    if value > MAX_RUN_R:
+        raise GemstonesInputError(f"--r {text!r}: {value} is above the limit {MAX_RUN_R}")
     return value
+
+
+def _check_count(values: list[int], text: str) -> None:
+    if len(values) > MAX_RUN_R_VALUES:
+        raise GemstonesInputError(
+            f"--r {text!r}: more than {MAX_RUN_R_VALUES} recurrence counts (the limit of one run)"
+        )
