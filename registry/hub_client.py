@@ -107,20 +107,25 @@ def check_endpoint(url: str, source: str) -> str:
     """Return ``url`` without a trailing slash if it is an http(s) URL with a host.
 
     Raises:
-        RegistryInputError: no scheme, another scheme, or no host; the message names ``source``
+        RegistryInputError: no scheme, another scheme, no host, or a query string; the message names ``source``
             (``HF_ENDPOINT`` or ``--endpoint``) and shows the valid form. Credentials are not echoed.
     """
     text = url.strip()
     parts = urlsplit(text)
     try:
         parts.port  # noqa: B018 - raises ValueError on a malformed port
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        valid = (
+            parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and not parts.query
+            and not parts.fragment
+        )
     except ValueError:
         valid = False
     if not valid:
         shown = public_endpoint(text) if parts.scheme and parts.hostname else text.split("@")[-1]
         raise RegistryInputError(
-            f"{source} {shown!r} is not an http(s) URL with a host; use a URL like "
+            f"{source} {shown!r} is not an http(s) URL with a host (and no query); use a URL like "
             f"{DEFAULT_ENDPOINT} or http://127.0.0.1:8080"
         )
     return text.rstrip("/")
@@ -241,7 +246,12 @@ def install_request_bounds() -> None:
 
 
 def offline_mode_requested() -> bool:
-    """True when ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) asks for no network, read now."""
+    """True when ``HF_HUB_OFFLINE`` (or ``TRANSFORMERS_OFFLINE``) asks for no network, read now.
+
+    Raises:
+        RegistryInputError: a timeout variable ``huggingface_hub`` would fail to parse at import.
+    """
+    hub_timeouts()  # checked before huggingface_hub is imported: it int()s them at import
     from huggingface_hub import constants
 
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
@@ -345,9 +355,12 @@ def describe_hub_failure(
     if isinstance(error, hf.OfflineModeIsEnabled):
         return OFFLINE_MESSAGE.format(reason="HF_HUB_OFFLINE is set")
     cause = error.__cause__ or error.__context__
-    if isinstance(error, httpx2.TimeoutException) or (
-        isinstance(error, hf.LocalEntryNotFoundError) and isinstance(cause, httpx2.TimeoutException)
-    ):
+    if isinstance(error, hf.LocalEntryNotFoundError) and isinstance(cause, Exception):
+        # huggingface_hub wraps the failed metadata request (after its retries): explain that one
+        explained = describe_hub_failure(cause, what, timeouts)
+        if explained is not None:
+            return explained
+    if isinstance(error, httpx2.TimeoutException):
         limits = timeouts or HubTimeouts()
         return OFFLINE_MESSAGE.format(
             reason=f"no answer within {limits.longest:g} s while {what}, after huggingface_hub's "

@@ -8,7 +8,7 @@ import pytest
 
 from gemstones.cli import main
 from tests.registry.conftest import SECRET_TOKEN, prepare_hub_env, running_fake_hub, served_rows
-from tests.registry.hub_server import checkpoint_files
+from tests.registry.hub_server import HTML_PAGE, checkpoint_files
 
 
 @pytest.fixture
@@ -112,3 +112,353 @@ def test_token_is_used_but_never_printed(fake_hub, hub_env, monkeypatch, capsys)
     code, out, err = run(["registry", "download", *SERVED_768, "--to", str(hub_env / "y")], capsys)
     assert code == 0 and SECRET_TOKEN not in out + err
     assert SECRET_TOKEN not in (hub_env / "y" / "gemstones-manifest.json").read_text()
+
+
+# --- Fault injection: every fault gets exit 1 (2 for a bad setting), one `error:` line, no traceback,
+# --- and the pins / manifests the user had are kept.
+
+REPO_768, REPO_256 = "tomg-group-umd/Gemstone-768x3", "tomg-group-umd/Gemstone-256x23"
+NOT_FOUND = {"X-Error-Code": "RepoNotFound", "Content-Type": "application/json"}
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+
+def assert_one_error_line(err: str, *needles: str) -> str:
+    """Exactly one `error:` line, no traceback, and it says each of ``needles``."""
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, err
+    assert "Traceback" not in err, err
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+    return errors[0]
+
+
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is now (capsys swaps it in only for the test call)."""
+
+    def write(self, text: str) -> int:
+        import sys
+
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        import sys
+
+        sys.stderr.flush()
+
+
+@pytest.fixture(autouse=True)
+def hf_logs_to_captured_stderr(monkeypatch):
+    """huggingface_hub's log handler keeps the stderr it first saw (a closed capture later)."""
+    from logging import StreamHandler
+
+    from huggingface_hub.utils import logging as hf_logging
+
+    for handler in hf_logging._get_library_root_logger().handlers:
+        if isinstance(handler, StreamHandler):
+            monkeypatch.setattr(handler, "stream", _CurrentStderr())
+
+
+@pytest.fixture
+def pinned_cache(fake_hub, capsys):
+    """A successful refresh first: 8 pinned checkpoints; returns the cached catalog's path and bytes."""
+    from registry.user_cache import refreshed_catalog_path
+
+    code, _, _ = run(["registry", "refresh", "--json"], capsys)
+    assert code == 0
+    path = refreshed_catalog_path()
+    return path, path.read_bytes()
+
+
+def pins(path) -> dict[tuple[str, str], str]:
+    import polars as pl
+
+    frame = pl.read_parquet(path).filter(pl.col("commit").is_not_null())
+    return {(r, v): c for r, v, c in frame.select("repo_id", "revision", "commit").iter_rows()}
+
+
+@pytest.fixture
+def short_timeouts(monkeypatch):
+    """One-second request limits, so that a Hub that never answers fails the test fast."""
+    monkeypatch.setenv("HF_HUB_ETAG_TIMEOUT", "1")
+    monkeypatch.setenv("HF_HUB_DOWNLOAD_TIMEOUT", "1")
+
+
+@pytest.fixture
+def backoff_sleeps(monkeypatch):
+    """Record huggingface_hub's back-off sleeps instead of sleeping them (its schedule is kept)."""
+    import types
+
+    from huggingface_hub.utils import _http
+
+    slept: list[float] = []
+    monkeypatch.setattr(_http, "time", types.SimpleNamespace(sleep=slept.append))
+    return slept
+
+
+def test_refresh_against_a_hub_that_never_answers_times_out_and_keeps_pins(
+    fake_hub, pinned_cache, short_timeouts, capsys
+):
+    import time
+
+    path, before = pinned_cache
+    fake_hub.state.fault("/", hang=True)
+    started = time.monotonic()
+    code, _, err = run(["registry", "refresh"], capsys)
+    assert time.monotonic() - started < 15
+    assert code == 1
+    assert_one_error_line(err, "no answer within 1 s", "HF_HUB_ETAG_TIMEOUT")
+    assert path.read_bytes() == before
+
+
+def test_download_against_a_hub_that_never_answers_times_out_and_keeps_the_manifest(
+    fake_hub, pinned_cache, hub_env, short_timeouts, capsys
+):
+    import time
+
+    out_dir = hub_env / "subset"
+    code, _, _ = run(["registry", "download", *SERVED_768, "--to", str(out_dir)], capsys)
+    assert code == 0
+    manifest = (out_dir / "gemstones-manifest.json").read_bytes()
+    fake_hub.state.fault("/", hang=True)
+    started = time.monotonic()
+    for args in (["download", *SERVED_768, "--to", str(out_dir)], ["verify", *SERVED_768]):
+        code, _, err = run(["registry", *args], capsys)
+        assert code == 1
+        assert_one_error_line(err, "no answer within 1 s")
+    assert time.monotonic() - started < 20
+    assert (out_dir / "gemstones-manifest.json").read_bytes() == manifest
+
+
+def test_a_hang_after_the_probe_is_bounded_too(
+    fake_hub, hub_env, short_timeouts, backoff_sleeps, capsys
+):
+    """The refs answer, the file listing never does: huggingface_hub retries, then exit 1."""
+    fake_hub.state.fault("/tree/", hang=True)
+    code, _, err = run(["registry", "download", *SERVED_768, "--to", str(hub_env / "o")], capsys)
+    assert code == 1
+    assert_one_error_line(err, "no answer within 1 s", "listing the files")
+
+
+def test_401_on_every_refs_call_writes_nothing(fake_hub, pinned_cache, capsys):
+    path, before = pinned_cache
+    fake_hub.state.fault("/refs", 401, body=b'{"error": "Invalid"}', headers=NOT_FOUND)
+    code, _, err = run(["registry", "refresh"], capsys)
+    assert code == 1
+    assert_one_error_line(err, "catalog was not changed", REPO_768, REPO_256)
+    assert path.read_bytes() == before
+
+
+def test_401_on_one_repository_keeps_its_pins_and_names_it(fake_hub, pinned_cache, capsys):
+    path, _ = pinned_cache
+    before = pins(path)
+    assert len(before) == 8
+    fake_hub.state.fault(f"/{REPO_256}/refs", 401, headers=NOT_FOUND)
+    moved = fake_hub.state.repos[REPO_768]
+    revision = sorted(b for b in moved.branches if b != "main")[0]
+    new_commit = moved.add_branch(revision, {"config.json": b"{}"}, salt="moved")
+    code, out, err = run(["registry", "refresh", "--json"], capsys)
+    assert code == 1
+    line = assert_one_error_line(err, "could not re-verify 1 of", REPO_256, "kept their previous")
+    assert REPO_768 not in line
+    after = pins(path)
+    assert len(after) == 8  # "8 pins became 4" no more
+    assert {k: v for k, v in after.items() if k[0] == REPO_256} == {
+        k: v for k, v in before.items() if k[0] == REPO_256
+    }
+    assert after[(REPO_768, revision)] == new_commit  # the readable repository was refreshed
+    report = json.loads(out)
+    assert list(report["unverified"]) == [REPO_256] and report["kept_unverified"] == 4
+
+
+@pytest.mark.parametrize(
+    ("where", "status", "body", "headers", "needle"),
+    [
+        ("/refs", 200, b"<!DOCTYPE html><html>portal</html>", HTML, "HTML page"),
+        ("/refs", 200, b'{"branches": {"main": "x"}}', {}, "'branches' list"),
+        ("/refs", 200, b'{"branches": [{"name": "main"}]}', {}, "not a commit id"),
+        ("/refs", 200, b"[1, 2, 3]", {}, "'branches' list"),
+        ("/refs", 503, b"", {}, "HTTP 503"),
+        ("/refs", 403, b"", {"X-Error-Code": "GatedRepo"}, "gated"),
+    ],
+    ids=["html", "branches-not-a-list", "no-target-commit", "json-list", "503-forever", "gated"],
+)
+def test_bad_refs_answers_for_one_repository_keep_its_pins(
+    fake_hub, pinned_cache, backoff_sleeps, capsys, where, status, body, headers, needle
+):
+    path, _ = pinned_cache
+    before = pins(path)
+    fake_hub.state.fault(f"/{REPO_256}{where}", status, body=body, headers=headers)
+    code, _, err = run(["registry", "refresh"], capsys)
+    assert code == 1
+    assert_one_error_line(err, REPO_256, needle)
+    assert pins(path) == before
+
+
+@pytest.mark.parametrize("bad_commit", ["../../../etc/passwd", "A" * 40, "abc", "0" * 39 + "/", ""])
+def test_invalid_commit_ids_are_never_pinned(fake_hub, pinned_cache, capsys, bad_commit):
+    path, _ = pinned_cache
+    before = pins(path)
+    repo = fake_hub.state.repos[REPO_768]
+    revision = sorted(b for b in repo.branches if b != "main")[0]
+    repo.branches[revision] = bad_commit
+    code, _, err = run(["registry", "refresh"], capsys)
+    assert code == 1
+    assert_one_error_line(err, REPO_768, "not a commit id")
+    after = pins(path)
+    assert after == before and bad_commit not in after.values()
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "needle"),
+    [
+        (HTML_PAGE, HTML, "not JSON"),
+        (b'{"models": []}', {"Content-Type": "application/json"}, "unexpected shape"),
+        (b'[{"modelId": "x"}]', {"Content-Type": "application/json"}, "unexpected shape"),
+    ],
+    ids=["html", "object-not-list", "entry-without-id"],
+)
+def test_bad_model_listings_write_nothing(fake_hub, pinned_cache, capsys, body, headers, needle):
+    path, before = pinned_cache
+    fake_hub.state.fault("/api/models?", 200, body=body, headers=headers)
+    code, _, err = run(["registry", "refresh"], capsys)
+    assert code == 1
+    assert_one_error_line(err, "listing the models", needle)
+    assert path.read_bytes() == before
+
+
+def test_5xx_on_the_listing_is_retried_with_backoff_then_exit_1(
+    fake_hub, pinned_cache, backoff_sleeps, capsys
+):
+    path, before = pinned_cache
+    rule = fake_hub.state.fault("/api/models?", 500)
+    code, _, err = run(["registry", "refresh"], capsys)
+    assert code == 1
+    assert_one_error_line(err, "HTTP 500", "listing the models")
+    assert rule.hits == 6 and backoff_sleeps == [1, 2, 4, 8, 8]  # huggingface_hub's schedule
+    assert path.read_bytes() == before
+
+
+def test_429_with_retry_after_is_honoured_then_succeeds(fake_hub, pinned_cache, capsys):
+    """Real sleeps: Retry-After: 0 makes huggingface_hub wait 1 s before each retry."""
+    path, _ = pinned_cache
+    before = pins(path)
+    rule = fake_hub.state.fault(
+        f"/{REPO_768}/refs", 429, headers={"Retry-After": "0"}, times=2, method="GET"
+    )
+    code, _, err = run(["registry", "refresh"], capsys)
+    assert code == 0, err
+    assert rule.hits == 2 and pins(path) == before
+
+
+def test_429_forever_gives_a_rate_limit_message_and_keeps_pins(
+    fake_hub, pinned_cache, backoff_sleeps, capsys
+):
+    path, _ = pinned_cache
+    before = pins(path)
+    fake_hub.state.fault(f"/{REPO_768}/refs", 429, headers={"Retry-After": "3"})
+    code, _, err = run(["registry", "refresh"], capsys)
+    assert code == 1
+    assert_one_error_line(err, REPO_768, "HTTP 429")
+    assert pins(path) == before
+    assert backoff_sleeps and all(
+        s == 4 for s in backoff_sleeps
+    )  # Retry-After + 1, as huggingface_hub does
+
+
+def test_5xx_then_recovery_is_retried(fake_hub, pinned_cache, backoff_sleeps, capsys):
+    rule = fake_hub.state.fault(f"/{REPO_768}/refs", 502, times=2)  # 256x23 takes the probe
+    code, _, err = run(["registry", "refresh"], capsys)
+    assert code == 0, err
+    assert rule.hits == 2 and backoff_sleeps == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "needle"),
+    [
+        (HTML_PAGE, HTML, "not JSON"),
+        (b'{"files": []}', {"Content-Type": "application/json"}, "unexpected shape"),
+        (b'[{"type": "file", "path": "config.json"}]', {}, "unexpected shape"),
+        (b'[{"type": "file", "path": "config.json", "size": 2, "oid": "../x"}]', {}, "invalid git oid"),
+        (b'[{"type": "file", "path": "config.json", "size": -5, "oid": "' + b"a" * 40 + b'"}]', {},
+         "valid size"),
+        (b'[{"type": "file", "path": "model.safetensors", "size": 2, "oid": "' + b"a" * 40
+         + b'", "lfs": {"oid": "../../x", "size": 2, "pointerSize": 1}}]', {}, "LFS sha256"),
+    ],
+    ids=["html", "object", "no-size", "bad-oid", "negative-size", "bad-sha256"],
+)  # fmt: skip
+def test_bad_tree_answers_fail_download_and_verify_and_keep_the_manifest(
+    fake_hub, pinned_cache, hub_env, capsys, body, headers, needle
+):
+    out_dir = hub_env / "subset"
+    code, _, _ = run(["registry", "download", *SERVED_768, "--to", str(out_dir)], capsys)
+    assert code == 0
+    manifest = (out_dir / "gemstones-manifest.json").read_bytes()
+    fake_hub.state.fault("/tree/", 200, body=body, headers=headers)
+    for args in (["download", *SERVED_768, "--to", str(out_dir)], ["verify", *SERVED_768]):
+        code, _, err = run(["registry", *args], capsys)
+        assert code == 1
+        assert_one_error_line(err, "listing the files", needle)
+    assert (out_dir / "gemstones-manifest.json").read_bytes() == manifest
+    assert not list(hub_env.rglob("x"))  # nothing written under a server-chosen name
+
+
+def test_429_on_a_file_is_retried_then_exit_1_keeping_the_manifest(
+    fake_hub, pinned_cache, hub_env, backoff_sleeps, capsys
+):
+    out_dir = hub_env / "subset"
+    code, _, _ = run(["registry", "download", *SERVED_768, "--to", str(out_dir)], capsys)
+    assert code == 0
+    manifest = (out_dir / "gemstones-manifest.json").read_bytes()
+    fake_hub.state.fault("/resolve/", 429, headers={"Retry-After": "1"})
+    code, _, err = run(
+        ["registry", "download", *SERVED_768, "--files", "config,tokenizer,weights", "--to",
+         str(out_dir)], capsys,
+    )  # fmt: skip
+    assert code == 1
+    assert_one_error_line(err, "HTTP 429")
+    assert backoff_sleeps and all(s == 2 for s in backoff_sleeps)
+    assert (out_dir / "gemstones-manifest.json").read_bytes() == manifest
+
+
+@pytest.mark.parametrize(
+    "command", [["refresh"], ["verify", *SERVED_768], ["download", *SERVED_768]]
+)
+@pytest.mark.parametrize(
+    "endpoint", ["huggingface.co", "ftp://hub.example", "http://", "localhost:8080"]
+)
+def test_hf_endpoint_that_is_not_a_url_is_a_usage_error(
+    hub_env, monkeypatch, capsys, command, endpoint
+):
+    monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    code, _, err = run(["registry", *command], capsys)
+    assert code == 2
+    assert_one_error_line(err, "HF_ENDPOINT", "http(s) URL")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"), [("HF_HUB_ETAG_TIMEOUT", "abc"), ("HF_HUB_DOWNLOAD_TIMEOUT", "-1"),
+                            ("HF_HUB_ETAG_TIMEOUT", "1.5")],
+)  # fmt: skip
+def test_bad_timeout_settings_are_usage_errors(hub_env, monkeypatch, capsys, variable, value):
+    monkeypatch.setenv(variable, value)
+    code, _, err = run(["registry", "download", *SERVED_768], capsys)
+    assert code == 2
+    assert_one_error_line(err, variable, repr(value))
+
+
+def test_credentials_in_hf_endpoint_are_never_written(fake_hub, hub_env, monkeypatch, capsys):
+    secret = "s3cretPASSWORD"
+    with_credentials = fake_hub.endpoint.replace("http://", f"http://alice:{secret}@")
+    monkeypatch.setenv("HF_ENDPOINT", with_credentials + "/")
+    code, out, err = run(["registry", "refresh", "--json"], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["counts"]["pinned"] == 8
+    out_dir = hub_env / "subset"
+    code, out2, err2 = run(["registry", "download", *SERVED_768, "--to", str(out_dir)], capsys)
+    assert code == 0, err2
+    manifest = (out_dir / "gemstones-manifest.json").read_text()
+    refresh_report = (hub_env / "gemstones" / "catalog" / "refresh_report.json").read_text()
+    assert json.loads(manifest)["endpoint"] == fake_hub.endpoint
+    for text in (manifest, refresh_report, out, err, out2, err2):
+        assert secret not in text and "alice" not in text
