@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -462,3 +463,167 @@ def test_credentials_in_hf_endpoint_are_never_written(fake_hub, hub_env, monkeyp
     assert json.loads(manifest)["endpoint"] == fake_hub.endpoint
     for text in (manifest, refresh_report, out, err, out2, err2):
         assert secret not in text and "alice" not in text
+
+
+def _bad_caches() -> dict[str, object]:
+    """Ways a cached catalog can be unusable: name -> writer(path)."""
+    import polars as pl
+
+    from registry.catalog import embedded_catalog_path
+
+    def truncated(path):
+        path.write_bytes(embedded_catalog_path().read_bytes()[:4096])
+
+    def other_schema(path):
+        pl.DataFrame({"repo_id": [REPO_768], "commit": ["a" * 40]}).write_parquet(path)
+
+    def retyped(path):
+        frame = pl.read_parquet(embedded_catalog_path())
+        frame.with_columns(pl.col("step").cast(pl.Utf8)).write_parquet(path)
+
+    def traversal_pin(path):  # written by an older version that trusted the Hub's commit ids
+        frame = pl.read_parquet(embedded_catalog_path())
+        frame.with_columns(
+            commit=pl.when(pl.arange(0, pl.len()) == 0).then(pl.lit("../../x")).otherwise("commit")
+        ).write_parquet(path)
+
+    return {
+        "empty": lambda path: path.write_bytes(b""),
+        "json-text": lambda path: path.write_text('{"not": "parquet"}'),
+        "random-bytes": lambda path: path.write_bytes(bytes(range(256)) * 16),
+        "truncated": truncated,
+        "other-schema": other_schema,
+        "retyped-column": retyped,
+        "traversal-pin": traversal_pin,
+    }
+
+
+@pytest.mark.parametrize("kind", list(_bad_caches()))
+def test_a_bad_cached_catalog_is_named_read_only_commands_fall_back(
+    hub_env, monkeypatch, capsys, caplog, kind
+):
+    from registry.user_cache import refreshed_catalog_path
+
+    path = refreshed_catalog_path()
+    path.parent.mkdir(parents=True)
+    _bad_caches()[kind](path)
+    before = path.read_bytes()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code, out, err = run(
+        ["registry", "list", "--shape", "768x3", "--limit", "2", "--format", "csv"], capsys
+    )
+    assert code == 0 and "Traceback" not in err
+    assert out.count(REPO_768) == 2  # the embedded catalog answered
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and str(path) in warnings[0] and f"rm {path}" in warnings[0]
+    code, _, err = run(["registry", "refresh"], capsys)  # would overwrite it: refuses instead
+    assert code == 1
+    assert_one_error_line(err, str(path), f"rm {path}")
+    assert path.read_bytes() == before  # never overwritten, never deleted
+
+
+def test_a_bad_cached_catalog_warning_is_one_stderr_line_in_a_real_process(hub_env, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from registry.user_cache import refreshed_catalog_path
+
+    path = refreshed_catalog_path()
+    path.parent.mkdir(parents=True)
+    path.write_text("garbage")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    code = "import sys; from gemstones.cli import main; main(sys.argv[1:])"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "registry", "stats", "--format", "json"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["checkpoints"] == 5049
+    lines = done.stderr.strip().splitlines()
+    assert (
+        len(lines) == 1
+        and lines[0].startswith("warning: the cached catalog")
+        and str(path) in lines[0]
+    )
+
+
+def test_a_failed_rerun_never_leaves_deleted_files_in_the_manifest(fake_hub, hub_env, capsys):
+    """The branch moved; huggingface_hub deletes the outdated weights, then the new ones fail."""
+    out_dir = hub_env / "subset"
+    args = ["registry", "download", *SERVED_768, "--files", "config,weights", "--to", str(out_dir)]
+    code, _, err = run(args, capsys)  # unpinned catalog: commits resolved now
+    assert code == 0, err
+    manifest_path = out_dir / "gemstones-manifest.json"
+    first = json.loads(manifest_path.read_text())
+    assert sorted({f["path"] for f in first["files"]}) == ["config.json", "model.safetensors"]
+    repo = fake_hub.state.repos[REPO_768]
+    revision = sorted(b for b in repo.branches if b != "main")[0]
+    old_files = repo.commits[repo.branches[revision]]
+    repo.add_branch(
+        revision, {**old_files, "model.safetensors": checkpoint_files(REPO_768, "x")["model.safetensors"]},
+        salt="moved",
+    )  # fmt: skip
+    fake_hub.state.fail_500.add("model.safetensors")
+    code, _, err = run(args, capsys)
+    assert code == 1
+    assert_one_error_line(err, "HTTP 500")
+    after = json.loads(manifest_path.read_text())
+    listed = {f["local_path"] for f in after["files"]}
+    assert all(Path(p).is_file() for p in listed)  # nothing listed that is gone
+    gone = [f for f in first["files"] if not Path(f["local_path"]).exists()]
+    assert len(gone) == 1 and gone[0]["revision"] == revision  # the outdated copy was deleted...
+    assert gone[0]["local_path"] not in listed  # ...and left the manifest
+    assert len(after["files"]) == len(first["files"]) - 1
+    assert "removed from this manifest" in after["notes"][-1]
+    fake_hub.state.fail_500.clear()
+    code, _, err = run(args, capsys)  # a clean re-run fetches it again
+    assert code == 0, err
+    assert len(json.loads(manifest_path.read_text())["files"]) == len(first["files"])
+
+
+def test_a_killed_download_leaves_no_incomplete_file_after_the_next_run(fake_hub, hub_env, capsys):
+    """kill -9 while a file is half-written; the next run removes the leftover and completes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out_dir = hub_env / "subset"
+    fake_hub.state.stall_half.add("model.safetensors")
+    code = "import sys; from gemstones.cli import main; main(sys.argv[1:])"
+    args = [
+        "registry",
+        "download",
+        *SERVED_768,
+        "--files",
+        "weights",
+        "--workers",
+        "1",
+        "--to",
+        str(out_dir),
+    ]
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, *args], env=dict(os.environ),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        partials: list[Path] = []
+        while time.monotonic() < deadline and not partials:
+            partials = list(out_dir.rglob("*.incomplete"))  # the body is half-sent, then stalls
+            time.sleep(0.1)
+        assert partials, "the download never started"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    assert all(p.exists() for p in partials)  # what kill -9 leaves behind
+    fake_hub.state.stall_half.clear()
+    code_, _, err = run(args, capsys)
+    assert code_ == 0, err
+    assert not list(out_dir.rglob("*.incomplete"))
+    manifest = json.loads((out_dir / "gemstones-manifest.json").read_text())
+    assert len(manifest["files"]) == 3 and all(
+        Path(f["local_path"]).is_file() for f in manifest["files"]
+    )
