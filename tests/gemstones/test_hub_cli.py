@@ -186,13 +186,19 @@ def short_timeouts(monkeypatch):
 
 @pytest.fixture
 def backoff_sleeps(monkeypatch):
-    """Record huggingface_hub's back-off sleeps instead of sleeping them (its schedule is kept)."""
+    """Record huggingface_hub's back-off sleeps instead of sleeping them (its schedule is kept).
+
+    ``utils._http`` (request back-off) and ``file_download`` (1 s between resumed reads) use
+    ``time`` only to sleep.
+    """
     import types
 
+    from huggingface_hub import file_download
     from huggingface_hub.utils import _http
 
     slept: list[float] = []
     monkeypatch.setattr(_http, "time", types.SimpleNamespace(sleep=slept.append))
+    monkeypatch.setattr(file_download, "time", types.SimpleNamespace(sleep=lambda s: None))
     return slept
 
 
@@ -626,4 +632,24 @@ def test_a_killed_download_leaves_no_incomplete_file_after_the_next_run(fake_hub
     manifest = json.loads((out_dir / "gemstones-manifest.json").read_text())
     assert len(manifest["files"]) == 3 and all(
         Path(f["local_path"]).is_file() for f in manifest["files"]
+    )
+
+
+def test_a_file_that_stalls_mid_body_is_bounded(
+    fake_hub, pinned_cache, hub_env, short_timeouts, backoff_sleeps, capsys
+):
+    import time
+
+    out_dir = hub_env / "subset"
+    fake_hub.state.stall_half.add("model.safetensors")
+    started = time.monotonic()
+    code, _, err = run(
+        ["registry", "download", *SERVED_768, "--files", "weights", "--to", str(out_dir)], capsys
+    )
+    assert time.monotonic() - started < 30
+    assert code == 1
+    assert_one_error_line(err, "no answer within 1 s", "model.safetensors")
+    assert (
+        not list(out_dir.rglob("*.incomplete"))
+        and not (out_dir / "gemstones-manifest.json").exists()
     )
