@@ -38,6 +38,7 @@ from .atomic import write_json_atomic, write_parquet_atomic
 from .errors import HubAnswerError, HubError, RegistryInputError
 from .hub_client import (
     HubTarget,
+    HubUnreachableError,
     get_json,
     hub_answer,
     hub_api,
@@ -226,17 +227,30 @@ def fetch_suite_branches(
 ) -> dict[str, dict[str, str] | HubError | None]:
     """Branches of each repository, fetched with at most ``max_workers`` requests in flight.
 
+    Once one lookup finds the Hub unreachable (no connection, no answer within the timeouts, after
+    ``huggingface_hub``'s retries), lookups not yet started are not attempted: each would wait out
+    the same timeouts and retries.
+
     Returns:
         Repository -> branch commits, None when the Hub has no such repository, or the HubError that
         stopped its lookup (the other repositories are still looked up).
     """
+    unreachable: list[HubUnreachableError] = []
 
     def one(repo: str) -> tuple[str, dict[str, str] | HubError | None]:
         outcome: dict[str, str] | HubError | None
-        try:
-            outcome = list_branches(target, repo)
-        except HubError as failure:
-            outcome = failure
+        if unreachable:
+            outcome = HubUnreachableError(
+                f"not looked up: an earlier lookup failed: {unreachable[0]}"
+            )
+        else:
+            try:
+                outcome = list_branches(target, repo)
+            except HubUnreachableError as failure:
+                unreachable.append(failure)
+                outcome = failure
+            except HubError as failure:
+                outcome = failure
         if on_repo_done is not None:
             on_repo_done(repo)
         return repo, outcome

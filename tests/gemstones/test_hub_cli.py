@@ -653,3 +653,20 @@ def test_a_file_that_stalls_mid_body_is_bounded(
         not list(out_dir.rglob("*.incomplete"))
         and not (out_dir / "gemstones-manifest.json").exists()
     )
+
+
+def test_a_hub_that_stops_answering_after_the_probe_fails_the_refresh_fast(
+    fake_hub, pinned_cache, short_timeouts, backoff_sleeps, capsys
+):
+    """Without the early stop, 62 lookups x 6 attempts would each wait out the timeout."""
+    import time
+
+    path, before = pinned_cache
+    rule = fake_hub.state.fault("/refs", hang=True, after=1)  # the probe gets through
+    started = time.monotonic()
+    code, _, err = run(["registry", "refresh"], capsys)
+    assert code == 1
+    assert_one_error_line(err, "no repository's branches could be read", "no answer within 1 s")
+    assert path.read_bytes() == before
+    assert rule.hits <= 1 + 4 * 6  # one round of --workers 4, each with huggingface_hub's retries
+    assert time.monotonic() - started < 20

@@ -122,6 +122,7 @@ class Fault:
         body: Body to send (``b""`` for none).
         headers: Extra headers (``Content-Type``, ``Retry-After``, ``X-Error-Code``...).
         times: How many matching requests get this answer; None = all of them.
+        after: Let this many matching requests through first (e.g. the connectivity probe).
         hang: Accept the request and never answer (until the server stops).
         method: Only requests with this method (None = any).
     """
@@ -131,6 +132,7 @@ class Fault:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     times: int | None = None
+    after: int = 0
     hang: bool = False
     method: str | None = None
     hits: int = 0
@@ -169,10 +171,11 @@ class HubState:
             for rule in self.faults:
                 if rule.path_contains not in path or (rule.method and rule.method != method):
                     continue
-                if rule.times is not None and rule.hits >= rule.times:
+                if rule.times is not None and rule.hits >= rule.after + rule.times:
                     continue
                 rule.hits += 1
-                return rule
+                if rule.hits > rule.after:
+                    return rule
         return None
 
     def add_repo(self, repo: FakeRepo) -> FakeRepo:
