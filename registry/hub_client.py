@@ -363,8 +363,8 @@ def describe_hub_failure(
     if isinstance(error, httpx2.TimeoutException):
         limits = timeouts or HubTimeouts()
         return OFFLINE_MESSAGE.format(
-            reason=f"no answer within {limits.longest:g} s while {what}, after huggingface_hub's "
-            "retries; HF_HUB_ETAG_TIMEOUT and HF_HUB_DOWNLOAD_TIMEOUT set the limits in seconds"
+            reason=f"no answer within {limits.longest:g} s while {what}; "
+            "HF_HUB_ETAG_TIMEOUT and HF_HUB_DOWNLOAD_TIMEOUT set the limits in seconds"
         )
     if isinstance(error, (httpx2.ConnectError, hf.LocalEntryNotFoundError)):
         return OFFLINE_MESSAGE.format(reason=f"no connection while {what}")
