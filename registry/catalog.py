@@ -12,20 +12,24 @@ The column schema is documented in ``data/README.md``.
 from __future__ import annotations
 
 import difflib
+import logging
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
 from . import naming
 from .build import PAPER_SETS
 from .embedded import embedded_path
-from .errors import RegistryInputError
-from .user_cache import refreshed_catalog_path
+from .errors import CatalogCacheError, RegistryInputError
+from .user_cache import CACHE_ENV_VAR, refreshed_catalog_path
 
 EMBEDDED_CATALOG = ("catalog", "gemstones.parquet")
+_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+_log = logging.getLogger(__name__)
 
 
 def embedded_catalog_path() -> Path:
@@ -207,17 +211,88 @@ def read_catalog(path: Path) -> Catalog:
     return Catalog(frame=pl.read_parquet(path), source=Path(path))
 
 
-def load_catalog(path: Path | None = None, *, prefer_refreshed: bool = True) -> Catalog:
+def check_refreshed_catalog(path: Path) -> Catalog:
+    """Read the refreshed catalog of the user cache, refusing one that cannot be trusted.
+
+    It must be a readable parquet file with exactly the embedded catalog's columns and types, and
+    every ``commit`` must be null or 40 hexadecimal characters.
+
+    Raises:
+        CatalogCacheError: the message names the file, what is wrong and how to reset it.
+    """
+    path = Path(path)
+    try:
+        frame = pl.read_parquet(path)
+    except (
+        Exception,
+        pl.exceptions.PanicException,
+    ) as error:  # polars panics on some corrupt files
+        detail = str(error).strip().splitlines()[0][:120] if str(error).strip() else ""
+        raise CatalogCacheError(
+            _cache_problem(path, f"not a readable parquet file ({detail})")
+        ) from None
+    expected = pl.read_parquet_schema(embedded_catalog_path())
+    if dict(frame.schema) != dict(expected):
+        missing = [c for c in expected if c not in frame.schema]
+        extra = [c for c in frame.schema if c not in expected]
+        retyped = [c for c in expected if c in frame.schema and frame.schema[c] != expected[c]]
+        parts = [
+            f"{label} {', '.join(names[:4])}{' ...' if len(names) > 4 else ''}"
+            for label, names in (("missing", missing), ("unknown", extra), ("retyped", retyped))
+            if names
+        ]
+        raise CatalogCacheError(
+            _cache_problem(path, f"another schema than this version's catalog ({'; '.join(parts)})")
+        )
+    bad = frame.filter(
+        pl.col("commit").is_not_null() & ~pl.col("commit").str.contains(_COMMIT_RE.pattern)
+    )
+    if bad.height:
+        raise CatalogCacheError(
+            _cache_problem(
+                path,
+                f"{bad.height} checkpoint(s) pinned to invalid commit ids, e.g. {bad['commit'][0][:50]!r}",
+            )
+        )
+    return Catalog(frame=frame, source=path)
+
+
+def _cache_problem(path: Path, problem: str) -> str:
+    return (
+        f"the cached catalog {path} is unusable: {problem}; reset it with `rm {path}` "
+        f"(or point {CACHE_ENV_VAR} elsewhere), then run `gemstones registry refresh` to pin again"
+    )
+
+
+def load_catalog(
+    path: Path | None = None,
+    *,
+    prefer_refreshed: bool = True,
+    on_bad_cache: Literal["warn", "raise"] = "warn",
+) -> Catalog:
     """Load the catalog.
 
     Args:
         path: an explicit parquet file; when omitted, the refreshed catalog in the user cache
             (written by ``gemstones registry refresh``) if it exists, else the embedded one.
         prefer_refreshed: set False to always use the embedded catalog.
+        on_bad_cache: what to do when the refreshed catalog is corrupt or has another schema:
+            ``"warn"`` logs a one-line warning naming the file and how to reset it, then uses the
+            embedded catalog (read-only use); ``"raise"`` raises CatalogCacheError (commands that
+            would overwrite it).
+
+    Example:
+        >>> load_catalog(prefer_refreshed=False).counts()["repositories"]
+        62
     """
     if path is not None:
         return read_catalog(Path(path))
     refreshed = refreshed_catalog_path()
     if prefer_refreshed and refreshed.is_file():
-        return read_catalog(refreshed)
+        try:
+            return check_refreshed_catalog(refreshed)
+        except CatalogCacheError as problem:
+            if on_bad_cache == "raise":
+                raise
+            _log.warning("warning: %s; using the embedded catalog (not pinned) meanwhile", problem)
     return read_catalog(embedded_catalog_path())

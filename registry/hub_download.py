@@ -19,6 +19,13 @@ Steps (``download_checkpoints``):
    Hub's; a mismatch deletes the file. A JSON manifest of what is on disk, with hashes, is written
    atomically.
 
+A download killed outright (``kill -9``, power loss) leaves ``huggingface_hub``'s temporary
+``*.incomplete`` file behind; the library names it uniquely per attempt, so it is never resumed. Before
+fetching a file, its leftovers are removed while holding the library's own lock for that file (a
+download running in another process holds it, and its file is left alone). A failed run that deleted
+files an earlier manifest lists (a hash mismatch, or ``huggingface_hub`` removing an outdated copy
+before re-fetching it) rewrites that manifest without them, so it never lists a file that is gone.
+
 Offline, :func:`estimate_download` sizes a subset from the catalog alone (parameters x bytes per
 parameter, plus typical config/tokenizer sizes).
 """
@@ -26,6 +33,8 @@ parameter, plus typical config/tokenizer sizes).
 from __future__ import annotations
 
 import datetime as _dt
+import json
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -43,7 +52,9 @@ from .hub_client import (
     default_hub_cache,
     hub_errors,
     hub_target,
+    install_request_bounds,
     probe_hub,
+    require_commit_id,
     require_online,
 )
 from .hub_files import (
@@ -67,6 +78,8 @@ DEFAULT_BYTES_PER_PARAM = 4
 CONFIG_BYTES_ESTIMATE = 1_500
 TOKENIZER_BYTES_ESTIMATE = 2_200_000
 MANIFEST_NAME = "gemstones-manifest.json"
+_PARTIAL_SUFFIX = ".incomplete"
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -234,7 +247,10 @@ def _resolve_commits(
     resolved: dict[tuple[str, str], str] = {}
     for repo, revision, commit in rows:
         if commit is not None:
-            resolved[(repo, revision)] = commit
+            resolved[(repo, revision)] = require_commit_id(
+                commit,
+                f"the catalog's pin of {repo}@{revision} (run `gemstones registry refresh` to re-pin)",
+            )
             continue
         repo_branches = branches[repo]
         if repo_branches is None:
@@ -328,6 +344,63 @@ def _remove_download(local: Path) -> None:
         local.unlink(missing_ok=True)
 
 
+def _partials_and_lock(
+    planned: PlannedFile, *, cache_dir: Path | None, local_dir: Path | None
+) -> tuple[Path, Path, str]:
+    """Where ``huggingface_hub`` keeps the temporary files of ``planned`` and the lock guarding them.
+
+    Returns:
+        (folder of the temporary files, lock file, name prefix of the temporary files). The etag
+        that names them is the LFS sha256 or the git oid, both checked hex strings.
+    """
+    etag = planned.sha256 or planned.blob_id
+    if local_dir is not None:
+        from huggingface_hub._local_folder import get_local_download_paths
+
+        paths = get_local_download_paths(local_dir, planned.path)
+        incomplete = paths.incomplete_path(etag)
+        return incomplete.parent, paths.lock_path, incomplete.name[: -len(_PARTIAL_SUFFIX)]
+    from huggingface_hub.file_download import repo_folder_name
+
+    folder = repo_folder_name(repo_id=planned.repo_id, repo_type="model")
+    assert cache_dir is not None
+    return cache_dir / folder / "blobs", cache_dir / ".locks" / folder / f"{etag}.lock", etag
+
+
+def remove_stale_partials(
+    planned: PlannedFile, *, cache_dir: Path | None, local_dir: Path | None
+) -> list[Path]:
+    """Delete the ``*.incomplete`` leftovers of ``planned`` from killed downloads; return them.
+
+    Runs under ``huggingface_hub``'s lock for the file; if another process holds it (a download in
+    progress), nothing is touched.
+    """
+    from filelock import Timeout
+    from huggingface_hub.utils import WeakFileLock
+
+    folder, lock_path, prefix = _partials_and_lock(
+        planned, cache_dir=cache_dir, local_dir=local_dir
+    )
+    if not folder.is_dir():
+        return []
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    removed: list[Path] = []
+    try:
+        with WeakFileLock(lock_path, timeout=0.05):
+            for candidate in folder.iterdir():
+                name = candidate.name
+                if name.endswith(_PARTIAL_SUFFIX) and (
+                    name == prefix + _PARTIAL_SUFFIX or name.startswith(prefix + ".")
+                ):
+                    candidate.unlink(missing_ok=True)
+                    removed.append(candidate)
+    except Timeout:
+        return []
+    if removed:
+        _log.info("removed %d stale partial download(s) of %s", len(removed), planned.path)
+    return removed
+
+
 def _fetch_one(
     planned: PlannedFile,
     target: HubTarget,
@@ -342,7 +415,8 @@ def _fetch_one(
     local_dir = None
     if to is not None:
         local_dir = to / PurePosixPath(planned.repo_id).name / planned.revision
-    with hub_errors(what):
+    remove_stale_partials(planned, cache_dir=cache_dir, local_dir=local_dir)
+    with hub_errors(what, timeouts=target.timeouts):
         local = Path(
             hf_hub_download(
                 planned.repo_id,
@@ -353,6 +427,7 @@ def _fetch_one(
                 endpoint=target.endpoint,
                 token=target.token,
                 tqdm_class=tqdm_class,
+                etag_timeout=target.timeouts.etag,
             )
         )
     digest = sha256_of_file(local)
@@ -418,6 +493,14 @@ def execute_download(
 
     tqdm_class = _progress_class(count)
     entries: list[ManifestEntry] = []
+    destination = str(to) if to is not None else str(cache)
+    if manifest_path is None:
+        manifest_path = (
+            (to / MANIFEST_NAME)
+            if to is not None
+            else user_cache_dir() / "downloads" / MANIFEST_NAME
+        )
+    install_request_bounds()
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
         futures = [
             pool.submit(_fetch_one, planned, target, cache_dir=cache, to=to, tqdm_class=tqdm_class)
@@ -426,23 +509,21 @@ def execute_download(
         _, pending = wait(futures, return_when=FIRST_EXCEPTION)
         for future in pending:
             future.cancel()
+        wait(futures)  # let the files in flight finish or fail before the manifest is looked at
         failures = [
             f.exception() for f in futures if f.done() and not f.cancelled() and f.exception()
         ]
         if failures:
+            completed = [
+                f.result() for f in futures if f.done() and not f.cancelled() and not f.exception()
+            ]
+            prune_manifest(manifest_path, completed)
             raise failures[0]  # type: ignore[misc]
         entries = [future.result() for future in futures]
-    destination = str(to) if to is not None else str(cache)
-    if manifest_path is None:
-        manifest_path = (
-            (to / MANIFEST_NAME)
-            if to is not None
-            else user_cache_dir() / "downloads" / MANIFEST_NAME
-        )
     write_json_atomic(
         {
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "endpoint": target.endpoint,
+            "endpoint": target.display,
             "destination": destination,
             "checkpoints": plan.checkpoints,
             "total_bytes": sum(entry.size for entry in entries),
@@ -452,6 +533,55 @@ def execute_download(
         manifest_path,
     )
     return DownloadResult(plan, tuple(entries), manifest_path, destination)
+
+
+def prune_manifest(manifest_path: Path, completed: list[ManifestEntry]) -> int:
+    """After a failed run, make an existing manifest list only files that are still on disk.
+
+    Entries whose file is gone or changed size are dropped; files this run completed and verified
+    replace the entries of the same local path. Nothing is written when no manifest exists (a first
+    run that fails leaves none) or when it is not a manifest this package wrote.
+
+    Returns:
+        The number of entries dropped.
+    """
+    try:
+        document = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+        files = document["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+    if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
+        return 0
+    fresh = {entry.local_path: asdict(entry) for entry in completed}
+    kept: list[dict[str, Any]] = []
+    dropped = 0
+    for item in files:
+        local = item.get("local_path")
+        if local in fresh:
+            kept.append(fresh.pop(local))
+        elif isinstance(local, str) and _on_disk_with_size(Path(local), item.get("size")):
+            kept.append(item)
+        else:
+            dropped += 1
+    kept.extend(fresh.values())
+    if dropped == 0 and len(kept) == len(files):
+        return 0
+    stamp = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    notes = [str(n) for n in document.get("notes", []) if isinstance(n, str)]
+    notes.append(
+        f"{stamp}: a later download failed; {dropped} file(s) no longer on disk were removed "
+        "from this manifest; re-run the download to fetch them again"
+    )
+    document.update(files=kept, total_bytes=sum(int(f.get("size", 0)) for f in kept), notes=notes)
+    write_json_atomic(document, manifest_path)
+    return dropped
+
+
+def _on_disk_with_size(path: Path, size: object) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size == size
+    except OSError:
+        return False
 
 
 def download_checkpoints(

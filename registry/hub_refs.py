@@ -6,10 +6,18 @@ Reconciliation compares the Hub's branches with the current catalog (the refresh
 one, else the embedded one):
 
 - **new**: a branch on the Hub that has no catalog row (``main`` excluded: it aliases the last checkpoint);
-- **missing**: a catalog row whose branch (or whole repository) is not on the Hub; its commit becomes null;
+- **missing**: a catalog row whose branch is not on the Hub; its commit becomes null. A row of a whole
+  repository the Hub does not have keeps whatever commit it had (the Hub answers "not found" for a
+  private repository and a bad token too, so this is no proof the pin is wrong);
 - **moved**: a row pinned to a commit whose branch now points elsewhere; the refreshed catalog records
   the new commit and the report lists old -> new so a changed checkpoint does not go unnoticed;
 - **pinned**: a row that had no commit and now has one.
+
+A pin is only ever replaced by a commit the Hub reported for that branch. A repository whose branches
+cannot be read (401/403, 5xx, a timeout, HTML or a wrong-shaped answer, an invalid commit id), or that
+had pins and now answers "not found", is **unverified**: its rows keep their previous commits, the report
+lists it with the reason, and :func:`refresh_catalog` raises :class:`RefreshIncompleteError` after
+writing (the CLI exits 1). If no repository could be read, nothing is written.
 
 The refreshed catalog (same schema, ``commit`` filled) is written atomically to
 ``registry.user_cache.refreshed_catalog_path()``, next to a JSON report; never into the package.
@@ -27,11 +35,24 @@ import polars as pl
 
 from . import naming
 from .atomic import write_json_atomic, write_parquet_atomic
-from .errors import HubError, RegistryInputError
-from .hub_client import HubTarget, hub_api, hub_errors, hub_target, probe_hub, require_online
+from .errors import HubAnswerError, HubError, RegistryInputError
+from .hub_client import (
+    HubTarget,
+    HubUnreachableError,
+    get_json,
+    hub_answer,
+    hub_api,
+    hub_errors,
+    hub_target,
+    probe_hub,
+    require_commit_id,
+    require_online,
+)
 
 SUITE_SEARCH = "Gemstone-"
 REPORT_NAME = "refresh_report.json"
+#: Failed repositories named in a one-line error before "and N more".
+_NAMED_FAILURES = 3
 
 BranchCommits = Mapping[str, str]  # branch name -> target commit
 
@@ -67,6 +88,8 @@ class Reconciliation:
         repos_missing: Catalog repositories the Hub does not have.
         repos_not_in_catalog: Suite repositories on the Hub that the catalog does not know.
         main_commits: Commit of each repository's ``main`` branch.
+        unverified: Repository -> why its branches could not be read; its rows kept their commits.
+        kept: Rows whose previous commit was kept without re-verification.
     """
 
     new: tuple[BranchChange, ...]
@@ -77,6 +100,8 @@ class Reconciliation:
     repos_missing: tuple[str, ...]
     repos_not_in_catalog: tuple[str, ...]
     main_commits: Mapping[str, str] = field(default_factory=dict)
+    unverified: Mapping[str, str] = field(default_factory=dict)
+    kept: int = 0
 
     def counts(self) -> dict[str, int]:
         """Number of branches in each class, for a summary line."""
@@ -101,6 +126,8 @@ class Reconciliation:
             "repos_missing": list(self.repos_missing),
             "repos_not_in_catalog": list(self.repos_not_in_catalog),
             "main_commits": dict(sorted(self.main_commits.items())),
+            "unverified": dict(sorted(self.unverified.items())),
+            "kept_unverified": self.kept,
         }
 
 
@@ -112,6 +139,17 @@ class RefreshResult:
     catalog: pl.DataFrame
     catalog_path: Path | None
     report_path: Path | None
+
+
+class RefreshIncompleteError(HubError):
+    """Some repositories could not be re-verified; their previous commits were kept.
+
+    Raised by :func:`refresh_catalog` after it wrote what it could verify; ``result`` holds it.
+    """
+
+    def __init__(self, message: str, result: RefreshResult) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 def is_suite_repo(repo_id: str) -> bool:
@@ -126,9 +164,37 @@ def is_suite_repo(repo_id: str) -> bool:
 def list_suite_repos(target: HubTarget) -> list[str]:
     """Repository ids of the suite on the Hub (organisation listing filtered by the naming rule)."""
     api = hub_api(target)
-    with hub_errors(f"listing the models of {naming.ORGANISATION}"):
-        models = list(api.list_models(author=naming.ORGANISATION, search=SUITE_SEARCH))
-    return sorted(model.id for model in models if is_suite_repo(model.id))
+    what = f"listing the models of {naming.ORGANISATION}"
+    with hub_errors(what, timeouts=target.timeouts), hub_answer(what):
+        ids = [
+            model.id for model in api.list_models(author=naming.ORGANISATION, search=SUITE_SEARCH)
+        ]
+    if not all(isinstance(repo_id, str) for repo_id in ids):
+        raise HubAnswerError(f"the Hub's answer while {what} has a model without a string id")
+    return sorted(repo_id for repo_id in ids if is_suite_repo(repo_id))
+
+
+def parse_refs(payload: Any, repo_id: str) -> dict[str, str]:
+    """Branch -> commit from a ``GET /api/models/{repo}/refs`` answer, checked strictly.
+
+    Raises:
+        HubAnswerError: not an object with a ``branches`` list of ``{name, targetCommit}`` objects,
+            a branch name that is not a plain string, or a commit that is not 40 hex characters.
+    """
+    where = f"the branches of {repo_id}"
+    branches = payload.get("branches") if isinstance(payload, dict) else None
+    if not isinstance(branches, list):
+        raise HubAnswerError(
+            f"the Hub's answer for {where} is not an object with a 'branches' list "
+            f"(got {type(payload).__name__}); check HF_ENDPOINT points at a Hugging Face Hub"
+        )
+    found: dict[str, str] = {}
+    for item in branches:
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not name or "\x00" in name:
+            raise HubAnswerError(f"the Hub's answer for {where} has a branch without a valid name")
+        found[name] = require_commit_id(item.get("targetCommit"), f"branch {name} of {repo_id}")
+    return found
 
 
 def list_branches(target: HubTarget, repo_id: str) -> dict[str, str] | None:
@@ -136,19 +202,20 @@ def list_branches(target: HubTarget, repo_id: str) -> dict[str, str] | None:
 
     The Hub answers ``RepoNotFound`` (401 without a token, 404 with one) both for a missing repository
     and for a private one the caller cannot see; both read as "not on the Hub" here. A gated
-    repository (403) raises a HubError that says how to get access.
+    repository (403) raises a HubError that says how to get access. 429 and 5xx answers are retried
+    with ``huggingface_hub``'s back-off; a malformed answer raises HubAnswerError.
     """
     from huggingface_hub import errors as hf
 
-    api = hub_api(target)
-    with hub_errors(f"listing the branches of {repo_id}"):
+    what = f"listing the branches of {repo_id}"
+    with hub_errors(what, timeouts=target.timeouts):
         try:
-            refs = api.list_repo_refs(repo_id)
+            payload = get_json(target, f"/api/models/{repo_id}/refs", what)
         except hf.GatedRepoError:
             raise
         except hf.RepositoryNotFoundError:
             return None
-    return {branch.name: branch.target_commit for branch in refs.branches}
+    return parse_refs(payload, repo_id)
 
 
 def fetch_suite_branches(
@@ -157,14 +224,36 @@ def fetch_suite_branches(
     *,
     max_workers: int = 4,
     on_repo_done: Callable[[str], None] | None = None,
-) -> dict[str, dict[str, str] | None]:
-    """Branches of each repository, fetched with at most ``max_workers`` requests in flight."""
+) -> dict[str, dict[str, str] | HubError | None]:
+    """Branches of each repository, fetched with at most ``max_workers`` requests in flight.
 
-    def one(repo: str) -> tuple[str, dict[str, str] | None]:
-        branches = list_branches(target, repo)
+    Once one lookup finds the Hub unreachable (no connection, no answer within the timeouts, after
+    ``huggingface_hub``'s retries), lookups not yet started are not attempted: each would wait out
+    the same timeouts and retries.
+
+    Returns:
+        Repository -> branch commits, None when the Hub has no such repository, or the HubError that
+        stopped its lookup (the other repositories are still looked up).
+    """
+    unreachable: list[HubUnreachableError] = []
+
+    def one(repo: str) -> tuple[str, dict[str, str] | HubError | None]:
+        outcome: dict[str, str] | HubError | None
+        if unreachable:
+            outcome = HubUnreachableError(
+                f"not looked up: an earlier lookup failed: {unreachable[0]}"
+            )
+        else:
+            try:
+                outcome = list_branches(target, repo)
+            except HubUnreachableError as failure:
+                unreachable.append(failure)
+                outcome = failure
+            except HubError as failure:
+                outcome = failure
         if on_repo_done is not None:
             on_repo_done(repo)
-        return repo, branches
+        return repo, outcome
 
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
         return dict(pool.map(one, repos))
@@ -174,19 +263,28 @@ def reconcile(
     catalog: pl.DataFrame,
     hub_branches: Mapping[str, BranchCommits | None],
     listed_repos: list[str] | None = None,
+    unverified: Mapping[str, str] | None = None,
 ) -> tuple[pl.DataFrame, Reconciliation]:
     """Compare the catalog with the Hub's branches and return the re-pinned catalog.
 
-    Pure: no network. Column order and dtypes of ``catalog`` are kept; only ``commit`` changes.
+    Pure: no network. Column order and dtypes of ``catalog`` are kept; only ``commit`` changes, and
+    only to a commit the Hub reported (or to null for a branch of a readable repository that is gone).
 
     Args:
         catalog: The current catalog (needs ``repo_id``, ``revision``, ``commit``).
         hub_branches: For every repository looked up: branch -> commit, or None if it is not on the Hub.
         listed_repos: Suite repositories the organisation listing returned (for ``repos_not_in_catalog``).
+        unverified: Repository -> why its branches could not be read; its rows keep their commits.
 
     Returns:
-        The catalog with ``commit`` set from the Hub (null where the branch is missing), and the report.
+        The re-pinned catalog and the report.
+
+    Example:
+        >>> frame = pl.DataFrame({"repo_id": ["o/r"], "revision": ["b"], "commit": ["a" * 40]})
+        >>> reconcile(frame, {}, unverified={"o/r": "HTTP 401"})[0]["commit"][0] == "a" * 40
+        True
     """
+    unverified = dict(unverified or {})
     catalog_repos = set(catalog["repo_id"].unique().to_list())
     found = {
         (repo, branch): commit
@@ -198,8 +296,12 @@ def reconcile(
     missing: list[BranchChange] = []
     moved: list[BranchChange] = []
     pinned: list[BranchChange] = []
-    unchanged = 0
+    unchanged = kept = 0
     for repo, revision, old in catalog.select("repo_id", "revision", "commit").iter_rows():
+        if repo in unverified or (hub_branches.get(repo) is None and old is not None):
+            new_commits.append(old)  # never drop a pin that could not be re-verified
+            kept += old is not None
+            continue
         commit = found.get((repo, revision))
         new_commits.append(commit)
         change = BranchChange(repo, revision, old, commit)
@@ -225,7 +327,11 @@ def reconcile(
         pinned=tuple(pinned),
         unchanged=unchanged,
         repos_missing=tuple(
-            sorted(repo for repo in catalog_repos if hub_branches.get(repo) is None)
+            sorted(
+                repo
+                for repo in catalog_repos
+                if hub_branches.get(repo) is None and repo not in unverified
+            )
         ),
         repos_not_in_catalog=tuple(sorted(listed - catalog_repos)),
         main_commits={
@@ -233,6 +339,8 @@ def reconcile(
             for repo, branches in hub_branches.items()
             if branches is not None and "main" in branches
         },
+        unverified=unverified,
+        kept=kept,
     )
     refreshed = catalog.with_columns(pl.Series("commit", new_commits, dtype=pl.Utf8))
     return refreshed, report
@@ -263,7 +371,16 @@ def refresh_catalog(
         The reconciliation, the refreshed frame and the paths written.
 
     Raises:
-        HubError: offline, unauthorised, or the Hub failed.
+        HubError: offline, the listing failed, or no repository's branches could be read (nothing
+            is written).
+        RefreshIncompleteError: some repositories could not be re-verified; what could be verified
+            was written, their rows kept their previous commits (``error.result`` has the details).
+
+    Example:
+        >>> from registry.catalog import load_catalog
+        >>> result = refresh_catalog(load_catalog().frame)  # doctest: +SKIP
+        >>> result.reconciliation.counts()["pinned"]  # doctest: +SKIP
+        14000
     """
     require_online()
     target = hub_target(endpoint, token)
@@ -273,15 +390,21 @@ def refresh_catalog(
     )
     listed = list_suite_repos(target)
     repos = sorted(set(listed) | set(catalog["repo_id"].unique().to_list()))
-    branches = fetch_suite_branches(
+    outcomes = fetch_suite_branches(
         target, repos, max_workers=max_workers, on_repo_done=on_repo_done
     )
-    if listed == [] and all(value is None for value in branches.values()):
+    branches, unverified = _classify(catalog, outcomes, listed)
+    if not any(value is not None for value in branches.values()):
+        if unverified:
+            raise HubError(
+                f"no repository's branches could be read from the Hub at {target.display}; "
+                f"the catalog was not changed: {_failure_summary(unverified)}"
+            )
         raise HubError(
-            f"the Hub at {target.endpoint} lists no {naming.ORGANISATION}/Gemstone-* repositories; "
+            f"the Hub at {target.display} lists no {naming.ORGANISATION}/Gemstone-* repositories; "
             "the catalog was not changed"
         )
-    refreshed, report = reconcile(catalog, branches, listed)
+    refreshed, report = reconcile(catalog, branches, listed, unverified)
     catalog_path = report_path = None
     if write:
         from .user_cache import refreshed_catalog_path
@@ -289,5 +412,54 @@ def refresh_catalog(
         catalog_path = destination or refreshed_catalog_path()
         write_parquet_atomic(refreshed, catalog_path)
         report_path = catalog_path.parent / REPORT_NAME
-        write_json_atomic({"endpoint": target.endpoint, **report.to_dict()}, report_path)
-    return RefreshResult(report, refreshed, catalog_path, report_path)
+        write_json_atomic({"endpoint": target.display, **report.to_dict()}, report_path)
+    result = RefreshResult(report, refreshed, catalog_path, report_path)
+    if unverified:
+        where = f"written to {catalog_path}" if catalog_path else "not written (write=False)"
+        raise RefreshIncompleteError(
+            f"could not re-verify {len(unverified)} of {len(repos)} repositories, so their "
+            f"{report.kept} pinned checkpoint(s) kept their previous commits; the rest was refreshed "
+            f"({where}): {_failure_summary(unverified)}",
+            result,
+        )
+    return result
+
+
+def _classify(
+    catalog: pl.DataFrame,
+    outcomes: Mapping[str, dict[str, str] | HubError | None],
+    listed: list[str],
+) -> tuple[dict[str, dict[str, str] | None], dict[str, str]]:
+    """Split lookups into readable/missing repositories and unverified ones (with the reason).
+
+    "Not found" is believed only for a repository that the organisation listing did not return and
+    whose rows have no pin: otherwise it contradicts what is known (a bad token, a private repository).
+    """
+    pinned_repos = set(catalog.filter(pl.col("commit").is_not_null())["repo_id"].to_list())
+    listed_set = set(listed)
+    branches: dict[str, dict[str, str] | None] = {}
+    unverified: dict[str, str] = {}
+    for repo, outcome in outcomes.items():
+        if isinstance(outcome, HubError):
+            unverified[repo] = str(outcome)
+        elif outcome is None and repo in listed_set:
+            unverified[repo] = (
+                "the model listing shows it, but its branches answer 'repository not found' "
+                "(HTTP 401/404): a private or gated repository, or a token without access"
+            )
+        elif outcome is None and repo in pinned_repos:
+            unverified[repo] = (
+                "the Hub answers 'repository not found' (HTTP 401/404) for a repository with pinned "
+                "checkpoints: deleted, made private, or a token without access"
+            )
+        else:
+            branches[repo] = outcome
+    return branches, unverified
+
+
+def _failure_summary(unverified: Mapping[str, str]) -> str:
+    """``repo (reason); repo (reason); ... and N more`` on one line."""
+    items = sorted(unverified.items())
+    named = "; ".join(f"{repo} ({reason})" for repo, reason in items[:_NAMED_FAILURES])
+    more = len(items) - _NAMED_FAILURES
+    return named + (f"; and {more} more (see the report)" if more > 0 else "")

@@ -23,7 +23,19 @@ from typing import Any, Literal
 
 import polars as pl
 
-from .hub_client import HubTarget, hub_api, hub_errors, hub_target, probe_hub, require_online
+from .errors import HubAnswerError
+from .hub_client import (
+    HubTarget,
+    hub_answer,
+    hub_api,
+    hub_errors,
+    hub_target,
+    is_commit_id,
+    is_sha256,
+    probe_hub,
+    require_commit_id,
+    require_online,
+)
 from .hub_files import RemoteFile, is_pickle, safetensors_shards_missing
 from .hub_refs import list_branches
 
@@ -105,22 +117,39 @@ class VerifyReport:
 
 
 def list_branch_files(target: HubTarget, repo_id: str, revision: str) -> tuple[RemoteFile, ...]:
-    """Every file of ``repo_id`` at ``revision`` with size, git oid and LFS sha256."""
+    """Every file of ``repo_id`` at ``revision`` with size, git oid and LFS sha256.
+
+    Raises:
+        HubAnswerError: the listing is not JSON or has the wrong shape, or a file entry lacks a
+            string path, a non-negative size, a 40-hex oid or (for LFS files) a 64-hex sha256.
+        HubError: the request failed (see :func:`registry.hub_client.hub_errors`).
+    """
     from huggingface_hub.hf_api import RepoFile
 
     api = hub_api(target)
-    with hub_errors(f"listing the files of {repo_id}@{revision}"):
+    what = f"listing the files of {repo_id}@{revision}"
+    with hub_errors(what, timeouts=target.timeouts), hub_answer(what):
         entries = list(api.list_repo_tree(repo_id, revision=revision, recursive=True))
-    return tuple(
-        RemoteFile(
-            path=entry.path,
-            size=int(entry.size),
-            blob_id=entry.blob_id,
-            sha256=entry.lfs.sha256 if entry.lfs is not None else None,
-        )
-        for entry in entries
-        if isinstance(entry, RepoFile)
-    )
+    return tuple(_remote_file(entry, what) for entry in entries if isinstance(entry, RepoFile))
+
+
+def _remote_file(entry: Any, what: str) -> RemoteFile:
+    """A checked RemoteFile from one ``RepoFile`` of a tree listing."""
+    path, size, blob_id = entry.path, entry.size, entry.blob_id
+    lfs = entry.lfs
+    sha256 = getattr(lfs, "sha256", None) if lfs is not None else None
+    problem = None
+    if not isinstance(path, str) or not path:
+        problem = "a file without a path"
+    elif not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        problem = f"{path!r} without a valid size ({size!r})"
+    elif not is_commit_id(blob_id):
+        problem = f"{path!r} with an invalid git oid ({str(blob_id)[:50]!r})"
+    elif lfs is not None and not is_sha256(sha256):
+        problem = f"{path!r} with an invalid LFS sha256 ({str(sha256)[:70]!r})"
+    if problem is not None:
+        raise HubAnswerError(f"the Hub's answer while {what} lists {problem}")
+    return RemoteFile(path=path, size=size, blob_id=blob_id, sha256=sha256)
 
 
 def weight_problems(listing: CheckpointListing) -> list[Problem]:
@@ -212,6 +241,8 @@ def verify_checkpoints(
                     f"pinned {pinned[:12]}, branch now at {current[:12]}",
                 )
             )
+        if pinned is not None:
+            require_commit_id(pinned, f"the catalog's pin of {checkpoint}")
         to_list.append((checkpoint, repo, pinned or current))
 
     def listing_of(item: tuple[str, str, str]) -> CheckpointListing:

@@ -1,8 +1,11 @@
 """``gemstones registry refresh | verify | download``: the Hub side of the registry.
 
-Exit codes: 0 success; 1 a Hub failure (offline, 401/403, 404, server error) or, for ``verify``,
-problems found; 2 a usage mistake (bad option value, empty selection, subset over ``--max-bytes``).
-Progress goes to stderr so that ``--json`` output on stdout stays machine-readable.
+Exit codes: 0 success; 1 a Hub failure (offline, no answer within the timeouts, 401/403, 404, 429 or
+5xx after retries, a malformed answer, an unusable cached catalog) or, for ``verify``, problems found,
+or, for ``refresh``, repositories that could not be re-verified (their pins are kept); 2 a usage
+mistake (bad option value, empty selection, subset over ``--max-bytes``, ``HF_ENDPOINT`` that is not a
+URL, a timeout variable that is not a number). Progress goes to stderr so that ``--json`` output on
+stdout stays machine-readable.
 """
 
 from __future__ import annotations
@@ -129,21 +132,34 @@ def refresh_command(
     """List the suite's repositories and branches on the Hub, pin every checkpoint to its commit.
 
     Reconciles with the current catalog (new, missing and moved branches) and writes the refreshed
-    catalog atomically to the user cache (never into the package); later commands use it.
+    catalog atomically to the user cache (never into the package); later commands use it. A pin is
+    never dropped: repositories whose branches cannot be read keep their commits, are listed, and the
+    command exits 1. Nothing is written when no repository could be read.
     """
     from registry.catalog import load_catalog
-    from registry.hub_refs import refresh_catalog
+    from registry.hub_refs import RefreshIncompleteError, refresh_catalog
 
-    catalog = load_catalog()
+    catalog = load_catalog(on_bad_cache="raise")  # never overwrite a cache the user must look at
     repos = catalog.frame["repo_id"].n_unique()
     progress, task = _progress(repos, "branches")
+    incomplete: RefreshIncompleteError | None = None
     with progress:
-        result = refresh_catalog(
-            catalog.frame,
-            endpoint=endpoint,
-            max_workers=workers,
-            on_repo_done=lambda _repo: progress.advance(task),
-        )
+        try:
+            result = refresh_catalog(
+                catalog.frame,
+                endpoint=endpoint,
+                max_workers=workers,
+                on_repo_done=lambda _repo: progress.advance(task),
+            )
+        except RefreshIncompleteError as error:
+            incomplete, result = error, error.result
+    _print_refresh(result, as_json)
+    if incomplete is not None:
+        raise incomplete  # printed by the CLI as one `error:` line, exit 1
+
+
+def _print_refresh(result: Any, as_json: bool) -> None:
+    """The refresh summary: JSON, or counts and the first changes of each kind."""
     report = result.reconciliation
     if as_json:
         payload = {
@@ -153,7 +169,7 @@ def refresh_command(
         }
         typer.echo(dumps_json(payload))
         return
-    counts = report.counts()
+    counts = {**report.counts(), "repos_unverified": len(report.unverified)}
     typer.echo(f"refreshed catalog: {result.catalog_path}  (report: {result.report_path})")
     width = max(len(name) for name in counts)
     for name, value in counts.items():
@@ -169,6 +185,8 @@ def refresh_command(
             typer.echo(f"  {title:<8} {change.repo_id}@{change.revision}  {old} -> {new}")
         if len(changes) > 10:
             typer.echo(f"  {title:<8} ... and {len(changes) - 10} more (see the report)")
+    for repo in sorted(report.unverified)[:10]:
+        typer.echo(f"  {'kept':<8} {repo}  (not re-verified; previous commits kept)")
 
 
 @registry_app.command("verify")

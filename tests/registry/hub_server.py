@@ -14,7 +14,11 @@ Two ``ThreadingHTTPServer``s on 127.0.0.1 (ephemeral ports) share one state:
 Regular files are served by the Hub with ``ETag`` = git blob oid; LFS files answer ``302`` with
 ``Location`` (CDN), ``X-Linked-Etag`` (sha256) and ``X-Linked-Size``. Every answer about a revision
 carries ``X-Repo-Commit``. Failure switches: drop a connection mid-file once, answer 500 for a file,
-require a token (401) or gate a repository (403), delete a branch (404).
+require a token (401) or gate a repository (403), delete a branch (404), and :class:`Fault` rules
+(``HubState.faults``) that answer any request whose path contains a string with a canned status,
+headers and body (HTML pages, wrong-shaped JSON, 401 on refs only, 429 with ``Retry-After``, 5xx),
+``times`` times or forever, or accept it and never answer (``hang``). ``stall_half`` sends half of a
+file's body and then stalls, so a test can kill the downloading process mid-file.
 """
 
 from __future__ import annotations
@@ -109,6 +113,37 @@ class FakeRepo:
 
 
 @dataclass
+class Fault:
+    """A canned answer for requests whose path contains ``path_contains`` (on the Hub origin).
+
+    Attributes:
+        path_contains: Matched against the raw request path (with its query string).
+        status: HTTP status to answer.
+        body: Body to send (``b""`` for none).
+        headers: Extra headers (``Content-Type``, ``Retry-After``, ``X-Error-Code``...).
+        times: How many matching requests get this answer; None = all of them.
+        after: Let this many matching requests through first (e.g. the connectivity probe).
+        hang: Accept the request and never answer (until the server stops).
+        method: Only requests with this method (None = any).
+    """
+
+    path_contains: str
+    status: int = 500
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int | None = None
+    after: int = 0
+    hang: bool = False
+    method: str | None = None
+    hits: int = 0
+
+
+HTML_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Captive portal</body></html>"
+)
+
+
+@dataclass
 class HubState:
     """Everything the servers serve, plus the failure switches and the request log."""
 
@@ -117,8 +152,31 @@ class HubState:
     page_size: int = 2
     drop_once: set[str] = field(default_factory=set)  # file names whose next body is cut mid-way
     fail_500: set[str] = field(default_factory=set)  # file names whose download answers 500
+    stall_half: set[str] = field(default_factory=set)  # file names whose body stalls half-way
+    faults: list[Fault] = field(default_factory=list)
+    released: threading.Event = field(default_factory=threading.Event)  # set on stop: hangs end
     log: list[dict[str, object]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fault(self, path_contains: str, status: int = 500, **options: object) -> Fault:
+        """Add a :class:`Fault` rule (first matching rule wins) and return it."""
+        rule = Fault(path_contains, status, **options)  # type: ignore[arg-type]
+        with self.lock:
+            self.faults.append(rule)
+        return rule
+
+    def matching_fault(self, method: str, path: str) -> Fault | None:
+        """The first live rule for this request, counting the hit."""
+        with self.lock:
+            for rule in self.faults:
+                if rule.path_contains not in path or (rule.method and rule.method != method):
+                    continue
+                if rule.times is not None and rule.hits >= rule.after + rule.times:
+                    continue
+                rule.hits += 1
+                if rule.hits > rule.after:
+                    return rule
+        return None
 
     def add_repo(self, repo: FakeRepo) -> FakeRepo:
         self.repos[repo.repo_id] = repo
@@ -201,6 +259,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self) -> None:
         self._log()
+        if self.role == "hub" and (rule := self.state.matching_fault(self.command, self.path)):
+            if rule.hang:
+                self.state.released.wait()
+                self.close_connection = True
+                return
+            self._send(rule.status, rule.body, dict(rule.headers))
+            return
         url = urlsplit(self.path)
         path = unquote(url.path)
         query = parse_qs(url.query)
@@ -391,16 +456,23 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "HEAD":
             self._send(status, b"", headers, length=len(content_part))
             return
-        drop = False
+        drop = stall = False
         with self.state.lock:
             if name in self.state.drop_once and len(content_part) > 1:
                 self.state.drop_once.discard(name)
                 drop = True
+            stall = name in self.state.stall_half and len(content_part) > 1
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(content_part)))
         self.end_headers()
+        if stall:
+            self.wfile.write(content_part[: len(content_part) // 2])
+            self.wfile.flush()
+            self.state.released.wait()
+            self.close_connection = True
+            return
         if drop:
             self.wfile.write(content_part[: len(content_part) // 2])
             self.wfile.flush()
@@ -442,6 +514,7 @@ class FakeHub:
         return self
 
     def stop(self) -> None:
+        self.state.released.set()
         for server in self._servers:
             server.shutdown()
             server.server_close()

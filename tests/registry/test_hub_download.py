@@ -195,3 +195,44 @@ def test_pickled_weights_are_refused_unless_allowed(fake_hub, hub_env):
         download_checkpoints(rows, files=("weights",), to=hub_env / "out")
     result = download_checkpoints(rows, files=("weights",), to=hub_env / "out", allow_pickle=True)
     assert [e.path for e in result.entries] == ["pytorch_model.bin"]
+
+
+@pytest.mark.parametrize("bad", ["../../../tmp/evil", "main", "F" * 40])
+def test_a_catalog_pinned_to_an_invalid_commit_is_refused_before_any_path(fake_hub, hub_env, bad):
+    from registry.errors import HubAnswerError
+
+    rows = served_rows().head(1).with_columns(commit=pl.lit(bad))
+    with pytest.raises(HubAnswerError, match=r"catalog's pin .* not a commit id"):
+        download_checkpoints(rows, files=("config",), to=hub_env / "out")
+    assert not (hub_env / "out").exists() and not (hub_env / "hf").exists()
+    assert fake_hub.state.requests(contains="/resolve/") == []
+
+
+def test_stale_partials_in_the_hf_cache_are_removed_unless_another_download_holds_the_lock(
+    fake_hub, hub_env
+):
+    from huggingface_hub.utils import WeakFileLock
+
+    from registry.hub_download import _partials_and_lock, plan_download, remove_stale_partials
+
+    rows = refresh_catalog(served_rows()).catalog.head(1)
+    plan = plan_download(rows, ("weights",))
+    (planned,) = plan.files
+    cache = hub_env / "hf" / "hub"
+    folder, lock, prefix = _partials_and_lock(planned, cache_dir=cache, local_dir=None)
+    folder.mkdir(parents=True)
+    stale = [folder / f"{prefix}.1a2b3c4d.incomplete", folder / f"{prefix}.incomplete"]
+    other = folder / (
+        "0" * 64 + ".1a2b3c4d.incomplete"
+    )  # another file's leftover: not ours to judge
+    for path in [*stale, other]:
+        path.write_bytes(b"half")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with WeakFileLock(lock):  # a download in progress elsewhere: hands off
+        assert remove_stale_partials(planned, cache_dir=cache, local_dir=None) == []
+    assert all(p.exists() for p in stale)
+    result = download_checkpoints(rows, files=("weights",))
+    assert not any(p.exists() for p in stale) and other.exists()
+    assert Path(result.entries[0].local_path).read_bytes() == _served(
+        fake_hub, planned.repo_id, planned.revision, planned.path
+    )
