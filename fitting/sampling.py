@@ -931,11 +931,17 @@ def fit_coverage(
         int(ns.max()) if ns is not None else 0,
     )
     needed = {t: samples_for_coverage(result.fit, t) for t in targets}
+    # For exp_power (ceiling 1, floor 0) r50/r90/r95 are the k of coverage 0.5/0.9/0.95.
+    samples_ci = (
+        {str(q): result.ci[f"r{round(q * 100)}"] for q in (0.5, 0.9, 0.95) if q in targets}
+        if result.fit.form == "exp_power" and result.ci
+        else {}
+    )
     return SamplingResult(
         curve=curve,
         result=result,
         samples_for_coverage=needed,
-        samples_ci={},
+        samples_ci=samples_ci,
         exponent_ci=(lambda ci: None if ci is None else (-ci[1], -ci[0]))(
             result.parameter_ci.get("b") if result.fit.form == "exp_power" else None
         ),
