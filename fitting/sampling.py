@@ -151,7 +151,7 @@ def pass_at_k(n: ArrayLike, c: ArrayLike, k: int) -> Array:
             f"k={k} exceeds the fewest samples of a problem ({int(ns.min())}): pass@k is "
             "estimable only for k <= n"
         )
-    return -np.expm1(_log_fail_ratio(ns, cs, k))
+    return 0.0 - np.expm1(_log_fail_ratio(ns, cs, k))  # 0.0, not -0.0, where c = 0
 
 
 def _log_fail_ratio(ns: NDArray[np.int64], cs: NDArray[np.int64], k: int) -> Array:
@@ -308,7 +308,7 @@ class BetaFit:
                 for v in ks
             ]
         )
-        return -np.expm1(fail)
+        return 0.0 - np.expm1(fail)  # 0.0, not -0.0, where nothing is solved
 
 
 def _theta(alpha: float, beta: float, scale: float) -> Array:

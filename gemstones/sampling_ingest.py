@@ -130,17 +130,16 @@ def _records(file: Path) -> tuple[tuple[str, ...], list[tuple[int, dict[str, Any
 
 
 def is_sampling_table(path: str | Path) -> bool:
-    """Whether a path is a CSV or JSON Lines file in a sampling layout (its header or first object).
+    """Whether a path is a sampling table: any JSON Lines file, or a CSV in a sampling layout.
 
     lm-eval results (``.json``), folders and CSVs of recurrence curves are not.
     """
     file = Path(path)
     if not file.is_file() or file.suffix.lower() not in SAMPLING_SUFFIXES:
         return False
+    if file.suffix.lower() == ".jsonl":
+        return True  # no other input is JSON Lines: its reader names what is wrong with it
     try:
-        if file.suffix.lower() == ".jsonl":
-            first = next(_jsonl_records(file), None)
-            return first is not None and sampling_layout(first[1]) is not None
         with file.open(newline="", encoding="utf-8") as handle:
             header = handle.readline().strip().split(",")
     except (GemstonesInputError, OSError, UnicodeDecodeError):
