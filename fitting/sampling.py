@@ -410,7 +410,12 @@ class _Counts:
 
     def log_pmf_and_grad(self, theta: Array, *, scaled: bool) -> tuple[Array, Array]:
         """log P(c | n) of each distinct pair (without log C(n, c)) and its gradient."""
-        if scaled and self.mixture is not None:
+        if scaled:
+            if self.mixture is None:
+                raise FitInputError(
+                    f"scaled_beta needs {self.mixture_terms:,} likelihood terms, more than the "
+                    f"limit {MAX_MIXTURE_TERMS:,}"
+                )
             return self.mixture.log_pmf_and_grad(theta, scaled=True)
         plain = _Mixture(self.n, self.c, *(np.empty(0),) * 4, np.empty(0, np.int64))
         return plain.log_pmf_and_grad(theta, scaled=scaled)

@@ -11,6 +11,10 @@ Curve forms, x being the recurrences r or the FLOPs they cost (any positive axis
 - ``exponential`` (accuracy): acc(x) = c + (A - c) (1 - exp(-x / tau)); parameters A, tau.
 - ``power`` (loss): L(x) = L_inf + B x^-alpha; parameters L_inf >= 0, B > 0, alpha > 0.
 - ``exp_decay`` (loss): L(x) = L_inf + B exp(-x / tau); parameters L_inf, B, tau.
+- ``exp_power`` (coverage against samples k, chance 0): cov(k) = exp(a k^b), a < 0, b < 0, the
+  exponentiated power law of Brown et al. 2024 (arXiv 2407.21787); its ceiling is 1 by form, so
+  k_q = (ln q / a)^(1/b) is the k of coverage q. ``COVERAGE_FORMS`` pits it against the sigmoid and
+  exponential with chance 0; ``fitting.sampling`` builds on it.
 
 Objectives: the binomial negative log-likelihood when the number of scored items n is known per
 point (the value is a fraction of n Bernoulli outcomes), otherwise weighted least squares with

@@ -78,7 +78,11 @@ def _ci(result: Any, name: str) -> str:
 @ttc_app.command("fit")
 def fit_command(
     paths: Annotated[
-        list[Path], typer.Argument(help="lm-eval results_*.json files, folders of them, or CSVs.")
+        list[Path],
+        typer.Argument(
+            help="lm-eval results_*.json files, folders of them, CSVs, or repeated-sampling "
+            "tables (.csv/.jsonl with problem_id, n, c or k, coverage)."
+        ),
     ],
     x: Annotated[
         str,
