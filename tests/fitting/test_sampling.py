@@ -167,6 +167,7 @@ def test_exp_power_recovers_brown_parameters_from_aggregate_coverage():
     assert "samples_extrapolated" in {w.code for w in res.warnings}  # k99 lies far beyond 512
 
 
+@pytest.mark.slow
 def test_per_problem_fit_recovers_exponents_with_intervals():
     alpha, beta, scale = 0.5, 3.0, 0.8
     _, n, c = _draw(alpha, beta, scale, problems=1200, samples=128, seed=21)

@@ -58,6 +58,7 @@ def test_per_problem_csv_gives_curve_distribution_and_exponents(capsys):
     assert record["samples_for_coverage"]["0.5"] < 128
 
 
+@pytest.mark.slow
 def test_sampling_tables_are_detected_and_fitted_next_to_recurrence_curves(tmp_path, capsys):
     rng = np.random.default_rng(3)
     p = rng.beta(0.6, 2.0, size=80)
