@@ -11,6 +11,10 @@ Curve forms, x being the recurrences r or the FLOPs they cost (any positive axis
 - ``exponential`` (accuracy): acc(x) = c + (A - c) (1 - exp(-x / tau)); parameters A, tau.
 - ``power`` (loss): L(x) = L_inf + B x^-alpha; parameters L_inf >= 0, B > 0, alpha > 0.
 - ``exp_decay`` (loss): L(x) = L_inf + B exp(-x / tau); parameters L_inf, B, tau.
+- ``exp_power`` (coverage against samples k, chance 0): cov(k) = exp(a k^b), a < 0, b < 0, the
+  exponentiated power law of Brown et al. 2024 (arXiv 2407.21787); its ceiling is 1 by form, so
+  k_q = (ln q / a)^(1/b) is the k of coverage q. ``COVERAGE_FORMS`` pits it against the sigmoid and
+  exponential with chance 0; ``fitting.sampling`` builds on it.
 
 Objectives: the binomial negative log-likelihood when the number of scored items n is known per
 point (the value is a fraction of n Bernoulli outcomes), otherwise weighted least squares with
@@ -124,7 +128,11 @@ LOSS_FLOOR_REL = 1e-3
 
 ACCURACY_FORMS = ("sigmoid", "exponential")
 LOSS_FORMS = ("power", "exp_decay")
+COVERAGE_FORMS = ("exp_power", "sigmoid", "exponential")
+"""Candidate forms of coverage (pass@k) against the number of samples k (chance 0)."""
 QUANTILES = (0.5, 0.9, 0.95)
+_SUMMARY_NAMES = ("A", "r50", "r90", "r95")
+_HUGE = 1e300
 
 
 def chance_level(
@@ -186,7 +194,11 @@ def _expit(z: Array | float) -> Array:
 
 @dataclass(frozen=True)
 class CurveForm:
-    """A parametric curve y(x; theta) with its natural parameters and r_q formula."""
+    """A parametric curve y(x; theta) with its natural parameters and r_q formula.
+
+    ``fixed_ceiling`` is the ceiling of a form whose ceiling is not a parameter (``exp_power``: a
+    coverage that tends to 1); otherwise the ceiling is the parameter ``ceiling_name``.
+    """
 
     name: str
     parameter_names: tuple[str, ...]
@@ -195,6 +207,7 @@ class CurveForm:
     x_at_gain: Callable[[dict[str, float], float, float], float]
     ceiling_name: str
     jacobian: Callable[[Array, Array, float], Array]
+    fixed_ceiling: float | None = None
 
     @property
     def n_parameters(self) -> int:
@@ -299,6 +312,28 @@ def _exp_decay_x_at(p: dict[str, float], q: float, x_ref: float) -> float:
     return x_ref - p["tau"] * math.log1p(-q)
 
 
+def _exp_power_predict(theta: Array, x: Array, c: float) -> Array:
+    log_a, log_b = theta
+    return np.exp(-np.exp(log_a) * x ** (-np.exp(log_b)))
+
+
+def _exp_power_jacobian(theta: Array, x: Array, c: float) -> Array:
+    log_a, log_b = theta
+    b = np.exp(log_b)
+    decay = np.exp(log_a) * x ** (-b)
+    y = np.exp(-decay)
+    return np.stack([-y * decay, y * decay * np.log(x) * b], axis=-1)
+
+
+def _exp_power_natural(theta: Array, c: float) -> dict[str, float]:
+    log_a, log_b = theta
+    return {"a": float(-np.exp(log_a)), "b": float(-np.exp(log_b))}
+
+
+def _exp_power_x_at(p: dict[str, float], q: float, x_ref: float) -> float:
+    return (math.log(q) / p["a"]) ** (1.0 / p["b"])
+
+
 FORMS: Mapping[str, CurveForm] = {
     "sigmoid": CurveForm(
         "sigmoid",
@@ -336,6 +371,16 @@ FORMS: Mapping[str, CurveForm] = {
         "L_inf",
         _exp_decay_jacobian,
     ),
+    "exp_power": CurveForm(
+        "exp_power",
+        ("a", "b"),
+        _exp_power_predict,
+        _exp_power_natural,
+        _exp_power_x_at,
+        "",
+        _exp_power_jacobian,
+        fixed_ceiling=1.0,
+    ),
 }
 
 
@@ -357,6 +402,13 @@ def _starts_and_bounds(
             np.array([a, lt]) for a in (-1.0, 1.0, 3.0) for lt in np.linspace(lo - 1, scale + 1, 5)
         ]
         return starts, [(-12.0, 12.0), (lo - 6.0, hi + 6.0)]
+    if form == "exp_power":
+        starts = [
+            np.array([np.log(a), np.log(b)])
+            for a in (0.03, 0.3, 1.0, 3.0, 10.0)
+            for b in (0.1, 0.3, 0.7, 1.5)
+        ]
+        return starts, [(np.log(1e-6), np.log(1e4)), (np.log(1e-3), np.log(10.0))]
     span = max(float(y.max() - y.min()), 1e-6)
     floor = max(float(y.min()), 1e-6)
     if form == "power":
@@ -540,6 +592,8 @@ class TTCResult:
         ci: percentile bootstrap intervals ``{"A": (lo, hi), "r50": ..., "r90": ..., "r95": ...}``
             (empty when no bootstrap was requested).
         ci_level: the central coverage of ``ci``.
+        parameter_ci: percentile bootstrap intervals of the chosen form's natural parameters
+            (e.g. ``{"a": .., "b": ..}`` of ``exp_power``), from the same replicates.
         still_climbing: r95 lies beyond the largest measured x.
         last_doubling_gain: the gain of the last measured step per doubling of x, as a fraction of
             the gain made by the last point (see the module docstring).
@@ -560,6 +614,7 @@ class TTCResult:
     r95: float
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)
     ci_level: float = 0.9
+    parameter_ci: dict[str, tuple[float, float]] = field(default_factory=dict)
     still_climbing: bool = False
     last_doubling_gain: float = 0.0
     overthinking: bool = False
@@ -707,9 +762,24 @@ def _too_few_message(forms: Sequence[str], distinct: int) -> str:
 
 
 def _summaries(fit: CurveFit, x_ref: float) -> tuple[float, float, float, float]:
-    ceiling = fit.parameters[FORMS[fit.form].ceiling_name]
+    form = FORMS[fit.form]
+    ceiling = (
+        form.fixed_ceiling if form.fixed_ceiling is not None else fit.parameters[form.ceiling_name]
+    )
     r50, r90, r95 = (fit.x_at_gain(q, x_ref) for q in QUANTILES)
     return ceiling, r50, r90, r95
+
+
+def curve_summaries(fit: CurveFit, x_ref: float) -> tuple[float, float, float, float]:
+    """The ceiling and the x at 50/90/95% of the gain of a fitted curve (see the module docstring).
+
+    Example:
+        >>> fit = fit_curve([1, 2, 4, 8], [0.3, 0.45, 0.6, 0.7], form="exp_power")
+        >>> ceiling, k50, k90, k95 = curve_summaries(fit, 1.0)
+        >>> ceiling, round(float(fit.predict(k50)), 6)
+        (1.0, 0.5)
+    """
+    return _summaries(fit, x_ref)
 
 
 def _noise(data: _Data, fit: CurveFit, assumed_n: float, is_loss: bool) -> tuple[Array, str]:
@@ -823,7 +893,12 @@ def _warnings(
         measured, fitted = float(data.y.max()) - data.chance, ceiling - data.chance
         edge = int(np.argmax(data.y))
         beyond = ceiling - float(data.y.max())
-    if fitted > limits.ceiling_ratio * max(measured, 0.0) and beyond > 2.0 * float(noise[edge]):
+    fixed = FORMS[best.form].fixed_ceiling is not None  # assumed by the form, not fitted
+    if (
+        not fixed
+        and fitted > limits.ceiling_ratio * max(measured, 0.0)
+        and beyond > 2.0 * float(noise[edge])
+    ):
         what = "L_inf" if is_loss else "A"
         found.append(
             FitWarning(
@@ -916,6 +991,10 @@ def fit_ttc(
         if (name in LOSS_FORMS) != loss:
             kind = "loss" if loss else "accuracy"
             raise FitInputError(f"form {name!r} does not fit {kind} curves")
+    if "exp_power" in candidates and chance != 0.0:
+        raise FitInputError(
+            f"chance={chance}: the exp_power form (coverage against samples) has floor 0; use chance=0"
+        )
     if not 0.0 < ci_level < 1.0:
         raise FitInputError(f"ci_level={ci_level} must lie strictly between 0 and 1")
     if seed < 0:
@@ -943,7 +1022,11 @@ def fit_ttc(
     noise, noise_source = _noise(data, best, floor_n, loss)
     drop_z = _drop(data, noise, loss)
     climb = _last_doubling_gain(data, loss)
-    ci = _bootstrap(best, data, noise, bootstrap, seed, ci_level, x_ref) if bootstrap > 0 else {}
+    intervals = (
+        _bootstrap(best, data, noise, bootstrap, seed, ci_level, x_ref) if bootstrap > 0 else {}
+    )
+    ci = {k: v for k, v in intervals.items() if k in _SUMMARY_NAMES}
+    parameter_ci = {k: v for k, v in intervals.items() if k not in _SUMMARY_NAMES}
     limits = _Limits(extrapolation_factor, ceiling_ratio)
     return TTCResult(
         fit=best,
@@ -955,6 +1038,7 @@ def fit_ttc(
         r90=r90,
         r95=r95,
         ci=ci,
+        parameter_ci=parameter_ci,
         ci_level=ci_level,
         still_climbing=bool(r95 > data.x.max() or climb > climb_fraction),
         last_doubling_gain=climb,
@@ -976,14 +1060,15 @@ def _bootstrap(
     """
     rng = np.random.default_rng(seed)
     mean = fit.predict(data.x)
-    draws: list[tuple[float, float, float, float]] = []
+    draws: list[tuple[float, ...]] = []
+    names = ("A", "r50", "r90", "r95", *fit.parameters)
     for _ in range(replicates):
         if data.n is not None:
             counts = np.round(data.n).astype(np.int64)
             y_star = rng.binomial(counts, np.clip(mean, 0.0, 1.0)) / counts
         else:
             y_star = mean + rng.normal(0.0, 1.0, size=mean.shape) * noise
-            if fit.form in ACCURACY_FORMS:
+            if fit.form not in LOSS_FORMS:
                 y_star = np.clip(y_star, 0.0, 1.0)
             else:
                 y_star = np.maximum(y_star, 1e-12)
@@ -992,13 +1077,27 @@ def _bootstrap(
             refit = _fit_form(fit.form, replica, start=np.asarray(fit.theta), polish=2)
         except FitInputError:
             continue
-        draws.append(_summaries(refit, x_ref))
+        draws.append((*_summaries(refit, x_ref), *refit.parameters.values()))
+    return percentile_table(draws, names, level)
+
+
+def percentile_table(
+    draws: Sequence[Sequence[float]], names: Sequence[str], level: float
+) -> dict[str, tuple[float, float]]:
+    """Central percentile intervals of each column of ``draws`` (one row per replicate), by name.
+
+    Example:
+        >>> percentile_table([(1.0,), (2.0,), (3.0,)], ("x",), 0.5)
+        {'x': (1.5, 2.5)}
+    """
     if not draws:
         return {}
-    table = np.asarray(draws)
+    # Infinite draws (a target a replicate never reaches) are ranked, not interpolated: an
+    # interval end that falls among them is infinite.
+    table = np.clip(np.asarray(draws, dtype=np.float64), -_HUGE, _HUGE)
     tail = 100.0 * (1.0 - level) / 2.0
     lo, hi = np.percentile(table, [tail, 100.0 - tail], axis=0)
-    names = ("A", "r50", "r90", "r95")
+    lo, hi = (np.where(np.abs(v) >= _HUGE, np.sign(v) * np.inf, v) for v in (lo, hi))
     return {name: (float(lo[i]), float(hi[i])) for i, name in enumerate(names)}
 
 
@@ -1219,6 +1318,7 @@ def _record(curve: TaskCurve, res: TTCResult, x: str) -> dict[str, Any]:
         f"{x}95": res.r95,
         "ci_level": res.ci_level,
         "ci": {(k if k == "A" else k.replace("r", x, 1)): list(v) for k, v in res.ci.items()},
+        "parameter_ci": {k: list(v) for k, v in res.parameter_ci.items()},
         "still_climbing": res.still_climbing,
         "last_doubling_gain": res.last_doubling_gain,
         "overthinking": res.overthinking,

@@ -25,7 +25,7 @@ def draw_curves(curves: Sequence[TaskCurve], x: str = "r") -> Any:
     """A figure with one panel per curve: points, the AIC-chosen fit, chance line, r95 marker.
 
     Args:
-        curves: fitted curves, all on the same axis ``x`` ("r" or "flops").
+        curves: fitted curves, all on the same axis ``x`` ("r", "flops" or "k", samples).
         x: the axis the curves were fitted on (labels only).
 
     Returns:
@@ -38,7 +38,7 @@ def draw_curves(curves: Sequence[TaskCurve], x: str = "r") -> Any:
 
     rows, cols = _grid(max(len(curves), 1))
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), squeeze=False)
-    label = "recurrences r" if x == "r" else "forward FLOPs per token"
+    label = {"r": "recurrences r", "k": "samples k"}.get(x, "forward FLOPs per token")
     for ax, curve in zip(axes.flat, curves, strict=False):
         res = curve.result
         xs, ys = np.asarray(res.x), np.asarray(res.y)

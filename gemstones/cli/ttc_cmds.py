@@ -78,12 +78,21 @@ def _ci(result: Any, name: str) -> str:
 @ttc_app.command("fit")
 def fit_command(
     paths: Annotated[
-        list[Path], typer.Argument(help="lm-eval results_*.json files, folders of them, or CSVs.")
+        list[Path],
+        typer.Argument(
+            help="lm-eval results_*.json files, folders of them, CSVs, or repeated-sampling "
+            "tables (.csv/.jsonl with problem_id, n, c or k, coverage)."
+        ),
     ],
     x: Annotated[
-        str, typer.Option("--x", help="Curve axis: r (recurrences) or flops (FLOPs per token).")
+        str,
+        typer.Option(
+            "--x",
+            help="Curve axis: r (recurrences), flops (FLOPs per token) or samples (k, for "
+            "repeated-sampling tables; detected from their columns when every input is one).",
+        ),
     ] = "r",
-    output_format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    output_format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Folder for PNG and PDF plots.")
     ] = None,
@@ -122,15 +131,19 @@ def fit_command(
         ),
     ] = None,
 ) -> None:
-    """Fit test-time-compute curves (accuracy vs recurrences or FLOPs) per task; print summaries."""
+    """Fit test-time-compute curves per task: accuracy vs recurrences or FLOPs, and coverage
+    (pass@k) vs samples k from repeated-sampling tables (per-problem n, c or aggregate k,
+    coverage; CSV or JSON Lines); print summaries."""
+    from fitting.sampling import fit_sampling_tables, sampling_record
     from fitting.ttc import curve_record, fit_table
+    from gemstones.sampling_ingest import is_sampling_table, read_sampling_tables
     from gemstones.ttc_ingest import read_results
     from gemstones.ttc_plots import plot_curves
 
-    if x not in ("r", "flops"):
-        raise GemstonesInputError(f"--x {x!r}: valid: r, flops")
-    if output_format not in ("table", "json"):
-        raise GemstonesInputError(f"--format {output_format!r}: valid: table, json")
+    if x not in ("r", "flops", "samples"):
+        raise GemstonesInputError(f"--x {x!r}: valid: r, flops, samples")
+    if output_format not in ("table", "csv", "json"):
+        raise GemstonesInputError(f"--format {output_format!r}: valid: table, csv, json")
     if not 0 <= bootstrap <= MAX_BOOTSTRAP:
         raise GemstonesInputError(f"--bootstrap {bootstrap}: must lie in 0..{MAX_BOOTSTRAP:,}")
     if seed < 0:
@@ -141,11 +154,23 @@ def fit_command(
         raise GemstonesInputError("--metric '': give a metric name, e.g. acc_norm")
     if plot is not None:
         check_output_folder(plot, "--plot")
-    frame = read_results(paths, include_groups=groups, wide=True if wide else None)
-    if metric is not None:
-        frame = frame.filter(frame["metric"] == metric)
-        if frame.is_empty():
-            raise GemstonesInputError(f"--metric {metric!r}: no rows with this metric")
+    sampling_paths = [p for p in paths if is_sampling_table(p)]
+    other_paths = [p for p in paths if p not in sampling_paths]
+    if x == "samples" and other_paths:
+        raise GemstonesInputError(
+            f"--x samples: {other_paths[0]} is not a sampling table (.csv or .jsonl with columns "
+            "problem_id, n, c or k, coverage)"
+        )
+    if x == "samples":
+        x = "r"  # the recurrence axis goes unused: every input is a sampling table
+    problems, aggregate = read_sampling_tables(sampling_paths) if sampling_paths else (None, None)
+    frame = None
+    if other_paths:
+        frame = read_results(other_paths, include_groups=groups, wide=True if wide else None)
+        if metric is not None:
+            frame = frame.filter(frame["metric"] == metric)
+            if frame.is_empty():
+                raise GemstonesInputError(f"--metric {metric!r}: no rows with this metric")
     from rich.console import Console
     from rich.progress import Progress
 
@@ -154,22 +179,37 @@ def fit_command(
     # A progress bar only on a terminal: piped stderr gets nothing but a possible one-line error.
     with Progress(transient=True, console=console, disable=not console.is_terminal) as bar:
         job = bar.add_task("fitting curves", total=None)
-        curves = fit_table(
-            frame,
-            x=x,
-            chance=levels,
-            bootstrap=bootstrap,
-            seed=seed,
-            progress=lambda done, total: bar.update(job, completed=done, total=total),
-            assumed_n=assumed_n,
+        curves = (
+            fit_table(
+                frame,
+                x=x,
+                chance=levels,
+                bootstrap=bootstrap,
+                seed=seed,
+                progress=lambda done, total: bar.update(job, completed=done, total=total),
+                assumed_n=assumed_n,
+            )
+            if frame is not None
+            else []
+        )
+        sampled = fit_sampling_tables(
+            problems, aggregate, bootstrap=bootstrap, seed=seed, assumed_n=assumed_n
         )
     if output_format == "json":
-        typer.echo(json.dumps([curve_record(c) for c in curves], indent=2, allow_nan=False))
+        records = [curve_record(c) for c in curves] + [sampling_record(s) for s in sampled]
+        typer.echo(json.dumps(records, indent=2, allow_nan=False))
+    elif output_format == "csv":
+        typer.echo(_csv_text(curves, sampled), nl=False)
     else:
-        _print_table(curves, x)
+        if curves:
+            _print_table(curves, x)
+        if sampled:
+            _print_sampling_table(sampled)
     if plot is not None:
-        written = plot_curves(curves, plot, x=x)
-        typer.echo(f"plots: {', '.join(str(p) for p in written)}", err=output_format == "json")
+        written = plot_curves(curves, plot, x=x) if curves else []
+        if sampled:
+            written += plot_curves([s.task_curve for s in sampled], plot, x="k")
+        typer.echo(f"plots: {', '.join(str(p) for p in written)}", err=output_format != "table")
 
 
 def _flags(result: Any) -> list[str]:
@@ -234,6 +274,158 @@ def _print_table(curves: list[Any], x: str) -> None:
                 )
                 if v
             )
+            console.print(f"warning: {label}: {warning.message}", highlight=False, soft_wrap=True)
+
+
+CSV_COLUMNS = (
+    "kind",
+    "model",
+    "checkpoint",
+    "task",
+    "metric",
+    "filter",
+    "n_shot",
+    "x",
+    "form",
+    "chance",
+    "ceiling",
+    "ceiling_lo",
+    "ceiling_hi",
+    "x50",
+    "x90",
+    "x95",
+    "x95_lo",
+    "x95_hi",
+    "max_x",
+    "still_climbing",
+    "overthinking",
+    "exponent",
+    "exponent_lo",
+    "exponent_hi",
+    "k_for_0.9",
+    "k_for_0.99",
+    "distribution",
+    "alpha",
+    "alpha_lo",
+    "alpha_hi",
+    "warnings",
+)
+"""Columns of ``ttc fit --format csv``: one row per curve; x50/x90/x95 are in units of ``x`` (r,
+flops or k); the exponent, k-for-coverage and distribution columns are empty for recurrence curves."""
+
+
+def _csv_row(curve: Any, sampling: Any = None) -> dict[str, Any]:
+    res = curve.result
+    lo_hi = res.ci.get("A", ("", "")), res.ci.get("r95", ("", ""))
+    row: dict[str, Any] = {
+        "kind": "sampling" if sampling is not None else "recurrence",
+        "model": curve.model,
+        "checkpoint": curve.checkpoint or "",
+        "task": curve.task,
+        "metric": curve.metric,
+        "filter": curve.filter or "",
+        "n_shot": "" if curve.n_shot is None else curve.n_shot,
+        "x": curve.x_name,
+        "form": res.fit.form,
+        "chance": res.fit.chance,
+        "ceiling": res.ceiling,
+        "ceiling_lo": lo_hi[0][0],
+        "ceiling_hi": lo_hi[0][1],
+        "x50": res.r50,
+        "x90": res.r90,
+        "x95": res.r95,
+        "x95_lo": lo_hi[1][0],
+        "x95_hi": lo_hi[1][1],
+        "max_x": res.x_max,
+        "still_climbing": res.still_climbing,
+        "overthinking": res.overthinking,
+        "warnings": ";".join(res.warning_codes),
+    }
+    if sampling is not None:
+        dist = sampling.distribution
+        exponent_ci = sampling.exponent_ci or ("", "")
+        alpha_ci = sampling.distribution_ci.get("alpha", ("", ""))
+        row |= {
+            "exponent": sampling.exponent,
+            "exponent_lo": exponent_ci[0],
+            "exponent_hi": exponent_ci[1],
+            "k_for_0.9": sampling.samples_for_coverage.get(0.9, ""),
+            "k_for_0.99": sampling.samples_for_coverage.get(0.99, ""),
+            "distribution": "" if dist is None else dist.form,
+            "alpha": "" if dist is None else dist.alpha,
+            "alpha_lo": alpha_ci[0],
+            "alpha_hi": alpha_ci[1],
+            "warnings": ";".join(w.code for w in sampling.warnings),
+        }
+    return row
+
+
+def _csv_text(curves: list[Any], sampled: list[Any]) -> str:
+    """The curves as CSV (``CSV_COLUMNS``); non-finite numbers are written as ``inf``/``nan``."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, restval="", lineterminator="\n")
+    writer.writeheader()
+    for curve in curves:
+        writer.writerow(_csv_row(curve))
+    for item in sampled:
+        writer.writerow(_csv_row(item.task_curve, item.sampling))
+    return buffer.getvalue()
+
+
+def _print_sampling_table(sampled: list[Any]) -> None:
+    """Coverage-vs-samples curves: the chosen form, k for target coverages, both exponents."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="coverage (pass@k) vs samples k (CIs from the bootstrap)")
+    for column in (
+        "model",
+        "task",
+        "source",
+        "form",
+        "k50",
+        "k90",
+        "k90 CI",
+        "k99",
+        "max k",
+        "exp_power -b",
+        "-b CI",
+        "Beta alpha",
+        "alpha CI",
+        "flags",
+    ):
+        table.add_column(column)
+    for item in sampled:
+        curve, res = item.task_curve, item.sampling
+        dist = res.distribution
+        alpha_ci = res.distribution_ci.get("alpha")
+        k90_ci = res.samples_ci.get("0.9")
+        table.add_row(
+            curve.model.rsplit("/", 1)[-1],
+            curve.task,
+            res.source,
+            res.result.fit.form,
+            _fmt(res.samples_for_coverage.get(0.5, math.nan)),
+            _fmt(res.samples_for_coverage.get(0.9, math.nan)),
+            f"[{_fmt(k90_ci[0])}, {_fmt(k90_ci[1])}]" if k90_ci else "",
+            _fmt(res.samples_for_coverage.get(0.99, math.nan)),
+            _fmt(res.result.x_max),
+            f"{res.exponent:.3f}",
+            f"[{res.exponent_ci[0]:.3f}, {res.exponent_ci[1]:.3f}]" if res.exponent_ci else "",
+            "-" if dist is None else f"{dist.alpha:.3f} ({dist.form})",
+            f"[{alpha_ci[0]:.3f}, {alpha_ci[1]:.3f}]" if alpha_ci else "",
+            ", ".join(_flags(res.result)) or "-",
+        )
+    console = Console(width=220)
+    console.print(table)
+    for item in sampled:
+        for warning in item.sampling.warnings:
+            if warning.code == "form_not_fitted" and "distinct x" in warning.message:
+                continue
+            label = f"{item.task_curve.model.rsplit('/', 1)[-1]} / {item.task_curve.task}"
             console.print(f"warning: {label}: {warning.message}", highlight=False, soft_wrap=True)
 
 
