@@ -106,7 +106,7 @@ def test_sharded_index_and_tied_head_load():
 
 def test_architecture_registry_lists_gemma_and_refuses_unknown():
     assert "gemma" in ARCHITECTURES.names()
-    with pytest.raises(ModelLoadError, match="unknown architecture .*'llama'.*available: gemma"):
+    with pytest.raises(ModelLoadError, match=r"unknown architecture .*'llama'.*available: gemma"):
         ARCHITECTURES.get("llama")
 
 
@@ -114,15 +114,15 @@ def test_tokenizer_loads_and_must_fit_the_model():
     tok = load_tokenizer(DATA / "gemma_gqa_untied", vocab_size=320)
     assert tok.get_vocab_size() == 300
     assert tok.decode(tok.encode("café au lait").ids) == "café au lait"
-    with pytest.raises(ModelLoadError, match="does not fit the model's vocab_size 256"):
+    with pytest.raises(ModelLoadError, match=r"does not fit the model's vocab_size 256"):
         load_tokenizer(DATA / "gemma_gqa_untied" / "tokenizer.json", vocab_size=256)
-    with pytest.raises(ModelLoadError, match="no tokenizer.json"):
+    with pytest.raises(ModelLoadError, match=r"no tokenizer.json"):
         load_tokenizer(DATA / "gemma_mha_wide_heads")
 
 
 def test_out_of_vocabulary_ids_are_refused(fp32_case):
     _, model = fp32_case
-    with pytest.raises(ValueError, match="outside the model's vocabulary"):
+    with pytest.raises(ValueError, match=r"outside the model's vocabulary"):
         model.logits(np.array([[0, model.vocab_size]]))
 
 
@@ -174,7 +174,7 @@ def test_unsupported_or_inconsistent_config_names_the_field(tmp_path, changes, m
 def test_missing_shard_is_named(tmp_path):
     folder = copy_model(tmp_path, "gemma_tied_rope5_sharded")
     (folder / "model-00003-of-00005.safetensors").unlink()
-    with pytest.raises(ModelLoadError, match="missing shard 'model-00003-of-00005.safetensors'"):
+    with pytest.raises(ModelLoadError, match=r"missing shard 'model-00003-of-00005.safetensors'"):
         load_model(folder)
 
 
@@ -182,32 +182,32 @@ def test_corrupt_header_is_named(tmp_path):
     folder = copy_model(tmp_path)
     data = (folder / "model.safetensors").read_bytes()
     (folder / "model.safetensors").write_bytes((10**12).to_bytes(8, "little") + data[8:])
-    with pytest.raises(ModelLoadError, match="corrupt safetensors file 'model.safetensors'"):
+    with pytest.raises(ModelLoadError, match=r"corrupt safetensors file 'model.safetensors'"):
         load_model(folder)
     (folder / "model.safetensors").write_bytes(data[:8] + b"{garbage" + data[16:])
-    with pytest.raises(ModelLoadError, match="corrupt safetensors file"):
+    with pytest.raises(ModelLoadError, match=r"corrupt safetensors file"):
         load_model(folder)
 
 
 def test_untied_config_without_lm_head_is_refused(tmp_path):
     folder = copy_model(tmp_path, "gemma_tied_rope5_sharded")
     edit_config(folder, tie_word_embeddings=False)
-    with pytest.raises(ModelLoadError, match="no 'lm_head.weight'"):
+    with pytest.raises(ModelLoadError, match=r"no 'lm_head.weight'"):
         load_model(folder)
 
 
 def test_missing_files_and_bad_dtype(tmp_path):
-    with pytest.raises(ModelLoadError, match="does not exist"):
+    with pytest.raises(ModelLoadError, match=r"does not exist"):
         load_model(tmp_path / "nope")
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(ModelLoadError, match="no config.json"):
+    with pytest.raises(ModelLoadError, match=r"no config.json"):
         load_model(empty)
     folder = copy_model(tmp_path)
     (folder / "model.safetensors").unlink()
-    with pytest.raises(ModelLoadError, match="no weights in"):
+    with pytest.raises(ModelLoadError, match=r"no weights in"):
         load_model(folder)
-    with pytest.raises(ModelLoadError, match="unknown dtype 'float16'"):
+    with pytest.raises(ModelLoadError, match=r"unknown dtype 'float16'"):
         load_model(DATA / "gemma_gqa_untied", dtype="float16")
 
 
