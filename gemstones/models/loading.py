@@ -80,6 +80,17 @@ def _token_logprobs(
     return jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
 
 
+@functools.lru_cache(maxsize=32)
+def _compiled(family: ModelFamily, config: Any) -> tuple[Callable[..., jax.Array], ...]:
+    """Jitted logits and token log-probabilities, shared by every checkpoint of one shape (a sweep
+    over the revisions of a run compiles once)."""
+
+    def logits(params: Any, ids: jax.Array, mask: jax.Array | None) -> jax.Array:
+        return family.forward(params, ids, mask, config)
+
+    return jax.jit(logits), jax.jit(functools.partial(_token_logprobs, family, config))
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     """A checkpoint in memory, ready to score tokens.
@@ -106,13 +117,9 @@ class LoadedModel:
     _logprobs: Callable[..., jax.Array] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        forward = functools.partial(self.family.forward, config=self.config)
-        object.__setattr__(self, "_logits", jax.jit(lambda p, ids, mask: forward(p, ids, mask)))
-        object.__setattr__(
-            self,
-            "_logprobs",
-            jax.jit(functools.partial(_token_logprobs, self.family, self.config)),
-        )
+        logits, logprobs = _compiled(self.family, self.config)
+        object.__setattr__(self, "_logits", logits)
+        object.__setattr__(self, "_logprobs", logprobs)
 
     @property
     def vocab_size(self) -> int:
