@@ -283,6 +283,38 @@ def _layer(
     return h + _linear(gated, w["down"])
 
 
+def hidden_states(
+    params: Params,
+    input_ids: jax.Array,
+    attention_mask: jax.Array | None,
+    config: GemmaConfig,
+) -> jax.Array:
+    """The final-normed hidden states ``(batch, seq, hidden)``; :func:`forward` without the head."""
+    embed = params["embed"]
+    dtype = embed.dtype
+    _, seq = input_ids.shape
+    h = jnp.take(embed, input_ids, axis=0) * jnp.asarray(math.sqrt(config.hidden_size), dtype)
+    cos, sin = _rotary(seq, config.head_dim, config.rope_theta, dtype)
+    causal = jnp.tril(jnp.ones((seq, seq), dtype=bool))
+    keys = (
+        jnp.ones(input_ids.shape, dtype=bool)
+        if attention_mask is None
+        else attention_mask.astype(bool)
+    )
+    mask = causal[None, :, :] & keys[:, None, :]  # (B, Sq, Sk)
+
+    def step(h: jax.Array, w: Params) -> tuple[jax.Array, None]:
+        return _layer(config, h, w, cos, sin, mask), None
+
+    h, _ = jax.lax.scan(step, h, params["layers"])
+    return _rms_norm(h, params["final_norm"], config.rms_norm_eps)
+
+
+def output_weight(params: Params) -> jax.Array:
+    """The LM head ``(vocab, hidden)``: its own matrix, or the embeddings when tied."""
+    return params.get("lm_head", params["embed"])
+
+
 def forward(
     params: Params,
     input_ids: jax.Array,
@@ -301,22 +333,5 @@ def forward(
     Returns:
         ``(batch, seq, vocab_size)`` logits in the weights' dtype.
     """
-    embed = params["embed"]
-    dtype = embed.dtype
-    _, seq = input_ids.shape
-    h = jnp.take(embed, input_ids, axis=0) * jnp.asarray(math.sqrt(config.hidden_size), dtype)
-    cos, sin = _rotary(seq, config.head_dim, config.rope_theta, dtype)
-    causal = jnp.tril(jnp.ones((seq, seq), dtype=bool))
-    keys = (
-        jnp.ones(input_ids.shape, dtype=bool)
-        if attention_mask is None
-        else attention_mask.astype(bool)
-    )
-    mask = causal[None, :, :] & keys[:, None, :]  # (B, Sq, Sk)
-
-    def step(h: jax.Array, w: Params) -> tuple[jax.Array, None]:
-        return _layer(config, h, w, cos, sin, mask), None
-
-    h, _ = jax.lax.scan(step, h, params["layers"])
-    h = _rms_norm(h, params["final_norm"], config.rms_norm_eps)
-    return _linear(h, params.get("lm_head", embed))
+    h = hidden_states(params, input_ids, attention_mask, config)
+    return _linear(h, output_weight(params))

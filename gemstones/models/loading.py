@@ -45,12 +45,17 @@ class ModelFamily:
         load_params: ``(config, WeightReader, dtype) -> params`` pytree of JAX arrays.
         forward: ``(params, input_ids, attention_mask, config) -> logits (batch, seq, vocab)``;
             pure and jittable, ``config`` static.
+        hidden_states: optional ``forward`` without the output layer, ``(batch, seq, hidden)``;
+            with ``output_weight`` (params -> ``(vocab, hidden)``) it lets scoring project onto the
+            vocabulary a slice of positions at a time instead of holding all the logits.
     """
 
     name: str
     parse_config: Callable[[Mapping[str, Any]], Any]
     load_params: Callable[[Any, WeightReader, Any], Any]
     forward: Callable[[Any, jax.Array, jax.Array | None, Any], jax.Array]
+    hidden_states: Callable[[Any, jax.Array, jax.Array | None, Any], jax.Array] | None = None
+    output_weight: Callable[[Any], jax.Array] | None = None
 
 
 ARCHITECTURES: Registry[ModelFamily] = Registry(
@@ -63,8 +68,36 @@ ARCHITECTURES.register(
         parse_config=gemma.GemmaConfig.from_dict,
         load_params=gemma.load_params,
         forward=gemma.forward,
+        hidden_states=gemma.hidden_states,
+        output_weight=gemma.output_weight,
     ),
 )
+
+
+# Positions projected onto the vocabulary at once when scoring: 256 x 50304 float32 logits per row.
+SCORE_CHUNK = 256
+
+
+def _chunked_logprobs(
+    hidden: jax.Array, weight: jax.Array, targets: jax.Array, chunk: int
+) -> jax.Array:
+    """log_softmax(hidden @ weight.T)[targets], a slice of ``chunk`` positions at a time."""
+    b, s, d = hidden.shape
+    chunk = min(chunk, s)
+    pad = -s % chunk
+    hidden = jnp.pad(hidden, ((0, 0), (0, pad), (0, 0)))
+    targets = jnp.pad(targets, ((0, 0), (0, pad)))
+    n = (s + pad) // chunk
+    hs = hidden.reshape(b, n, chunk, d).transpose(1, 0, 2, 3)
+    ts = targets.reshape(b, n, chunk).transpose(1, 0, 2)
+
+    def one(args: tuple[jax.Array, jax.Array]) -> jax.Array:
+        h, t = args
+        logits = jnp.einsum("bcd,vd->bcv", h, weight).astype(jnp.float32)
+        picked = jnp.take_along_axis(logits, t[..., None], axis=-1)[..., 0]
+        return picked - jax.nn.logsumexp(logits, axis=-1)
+
+    return jax.lax.map(one, (hs, ts)).transpose(1, 0, 2).reshape(b, s + pad)[:, :s]
 
 
 def _token_logprobs(
@@ -75,6 +108,9 @@ def _token_logprobs(
     targets: jax.Array,
     attention_mask: jax.Array | None,
 ) -> jax.Array:
+    if family.hidden_states is not None and family.output_weight is not None:
+        hidden = family.hidden_states(params, input_ids, attention_mask, config)
+        return _chunked_logprobs(hidden, family.output_weight(params), targets, SCORE_CHUNK)
     logits = family.forward(params, input_ids, attention_mask, config).astype(jnp.float32)
     logp = jax.nn.log_softmax(logits, axis=-1)
     return jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]

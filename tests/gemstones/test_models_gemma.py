@@ -23,6 +23,7 @@ from gemstones.models import (
     load_model,
     load_tokenizer,
 )
+from gemstones.models.loading import _chunked_logprobs
 
 DATA = Path(__file__).parent / "data_models"
 NAMES = ["gemma_gqa_untied", "gemma_tied_rope5_sharded", "gemma_mha_wide_heads"]
@@ -223,3 +224,30 @@ def test_weight_reader_without_index_reads_every_file(tmp_path):
     np.testing.assert_allclose(
         np.asarray(fresh.logits(ids)), np.asarray(reference.logits(ids)), atol=1e-6
     )
+
+
+def test_token_logprobs_are_the_log_softmax_of_the_logits(fp32_case):
+    _, model = fp32_case
+    arrays, _ = goldens(fp32_case[0])
+    ids, mask = arrays["input_ids"], arrays["attention_mask"]
+    targets = np.roll(ids, -1, axis=1)
+    logits = np.asarray(model.logits(ids, mask), dtype=np.float64)
+    logits -= logits.max(-1, keepdims=True)
+    want = np.take_along_axis(logits, targets[..., None], -1)[..., 0] - np.log(
+        np.exp(logits).sum(-1)
+    )
+    got = np.asarray(model.token_logprobs(ids, targets, mask))
+    np.testing.assert_allclose(got[mask.astype(bool)], want[mask.astype(bool)], atol=1e-4)
+
+
+def test_chunked_vocabulary_projection_matches_the_whole_one():
+    rng = np.random.default_rng(0)
+    hidden = jnp.asarray(rng.standard_normal((2, 13, 8)), dtype=jnp.float32)
+    weight = jnp.asarray(rng.standard_normal((50, 8)), dtype=jnp.float32)
+    targets = jnp.asarray(rng.integers(0, 50, (2, 13)))
+    logits = np.asarray(hidden @ weight.T, dtype=np.float64)
+    logz = np.log(np.exp(logits).sum(-1))
+    want = np.take_along_axis(logits, np.asarray(targets)[..., None], -1)[..., 0] - logz
+    for chunk in (1, 4, 5, 13, 256):  # chunks that do and do not divide the 13 positions
+        got = np.asarray(_chunked_logprobs(hidden, weight, targets, chunk))
+        np.testing.assert_allclose(got, want, atol=1e-5)
