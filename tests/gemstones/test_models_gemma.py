@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import jax.numpy as jnp
@@ -251,3 +253,23 @@ def test_chunked_vocabulary_projection_matches_the_whole_one():
     for chunk in (1, 4, 5, 13, 256):  # chunks that do and do not divide the 13 positions
         got = np.asarray(_chunked_logprobs(hidden, weight, targets, chunk))
         np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_config_json_that_is_not_an_object_is_refused(tmp_path):
+    folder = copy_model(tmp_path)
+    (folder / "config.json").write_text("[1, 2]")
+    with pytest.raises(ModelLoadError, match=r"expected a JSON object"):
+        load_model(folder)
+    (folder / "config.json").write_text("{oops")
+    with pytest.raises(ModelLoadError, match=r"not valid JSON"):
+        load_model(folder)
+
+
+def test_loading_and_scoring_never_import_torch():
+    code = (
+        "import sys; from gemstones.models import load_model; import gemstones.evaluate.metrics; "
+        f"load_model({str(DATA / 'gemma_tied_rope5_sharded')!r}); "
+        "print(sorted(m for m in ('torch', 'transformers', 'flax') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
