@@ -257,13 +257,45 @@ def _linear(x: jax.Array, weight: jax.Array) -> jax.Array:
     return jnp.einsum("...i,oi->...o", x, weight)
 
 
+# Queries per attention block. Causal attention is computed block by block, each block against the keys
+# up to its last position: half the score matrix is never formed, and the blocks stay in cache
+# (measured on one CPU core at seq 1024: 0.25 s -> 0.05 s per layer).
+ATTENTION_BLOCK = 128
+
+
+def _attention(
+    q: jax.Array, k: jax.Array, v: jax.Array, keys: jax.Array, scale: float
+) -> jax.Array:
+    """Causal grouped-query attention.
+
+    Args:
+        q: ``(B, S, KV, G, D)`` queries; k, v: ``(B, S, KV, D)``; keys: ``(B, S)`` bool, False for
+            padding; scale: multiplies the scores.
+
+    Returns:
+        ``(B, S, KV, G, D)``.
+    """
+    seq, dtype = q.shape[1], q.dtype
+    blocks = []
+    for start in range(0, seq, ATTENTION_BLOCK):
+        stop = min(seq, start + ATTENTION_BLOCK)
+        scores = jnp.einsum("bqkgd,bskd->bkgqs", q[:, start:stop], k[:, :stop])
+        scores = scores * jnp.asarray(scale, dtype)
+        causal = jnp.arange(stop)[None, :] <= jnp.arange(start, stop)[:, None]  # (Sq, Sk)
+        allowed = causal[None, :, :] & keys[:, None, :stop]  # (B, Sq, Sk)
+        scores = jnp.where(allowed[:, None, None], scores, jnp.finfo(dtype).min)
+        weights = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(dtype)
+        blocks.append(jnp.einsum("bkgqs,bskd->bqkgd", weights, v[:, :stop]))
+    return jnp.concatenate(blocks, axis=1)
+
+
 def _layer(
     config: GemmaConfig,
     h: jax.Array,
     w: Params,
     cos: jax.Array,
     sin: jax.Array,
-    mask: jax.Array,
+    keys: jax.Array,
 ) -> jax.Array:
     c = config
     b, s, _ = h.shape
@@ -273,10 +305,7 @@ def _layer(
     v = _linear(x, w["v"]).reshape(b, s, c.num_key_value_heads, c.head_dim)
     q = _apply_rotary(q.reshape(b, s, -1, c.head_dim), cos, sin).reshape(q.shape)
     k = _apply_rotary(k, cos, sin)
-    scores = jnp.einsum("bqkgd,bskd->bkgqs", q, k) * jnp.asarray(c.head_dim**-0.5, h.dtype)
-    scores = jnp.where(mask[:, None, None, :, :], scores, jnp.finfo(h.dtype).min)
-    weights = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(h.dtype)
-    attn = jnp.einsum("bkgqs,bskd->bqkgd", weights, v).reshape(b, s, -1)
+    attn = _attention(q, k, v, keys, c.head_dim**-0.5).reshape(b, s, -1)
     h = h + _linear(attn, w["o"])
     x = _rms_norm(h, w["post_norm"], c.rms_norm_eps)
     gated = jax.nn.gelu(_linear(x, w["gate"]), approximate=True) * _linear(x, w["up"])
@@ -295,16 +324,14 @@ def hidden_states(
     _, seq = input_ids.shape
     h = jnp.take(embed, input_ids, axis=0) * jnp.asarray(math.sqrt(config.hidden_size), dtype)
     cos, sin = _rotary(seq, config.head_dim, config.rope_theta, dtype)
-    causal = jnp.tril(jnp.ones((seq, seq), dtype=bool))
     keys = (
         jnp.ones(input_ids.shape, dtype=bool)
         if attention_mask is None
         else attention_mask.astype(bool)
     )
-    mask = causal[None, :, :] & keys[:, None, :]  # (B, Sq, Sk)
 
     def step(h: jax.Array, w: Params) -> tuple[jax.Array, None]:
-        return _layer(config, h, w, cos, sin, mask), None
+        return _layer(config, h, w, cos, sin, keys), None
 
     h, _ = jax.lax.scan(step, h, params["layers"])
     return _rms_norm(h, params["final_norm"], config.rms_norm_eps)
