@@ -17,6 +17,19 @@ Run from the repository root (the torch side runs under a Python that has torch 
 runs both single-threaded (torch's thread pool spins badly on an oversubscribed machine: on a 2-core
 host at load 12, torch took 0.7 s per 1x128 forward with one thread and 6-10 s with two). ``--out FILE``
 also writes the raw measurements as JSON. Timings on a shared CPU are noisy: read the ratio.
+
+Measured 2026-12-01 with ``--threads 1 --rounds 3 --iters 3 --sizes 1x128,8x128,1x1024,4x512,1x2048``
+on a 2-core machine shared with other jobs (load average 8-15, so absolute numbers are low and noisy;
+jax 0.10.2 CPU vs torch 2.13.0+cpu / transformers 5.24.0 with SDPA attention), median tokens/s:
+
+    size    jax   torch  jax/torch   peak RSS MiB jax / torch
+    1x128   847   180    4.7         746 / 566
+    8x128   584   263    2.2         949 / 1001
+    1x1024  468   365    1.3         1020 / 991
+    4x512   537   284    1.9         1384 / 1473
+    1x2048  332   239    1.4         1481 / 1431
+
+JAX's first call (compilation) took 4-20 s per shape; logits of the two agreed within 1.8e-6.
 """
 
 from __future__ import annotations
