@@ -68,9 +68,9 @@ class GemmaConfig:
     def from_dict(cls, raw: Mapping[str, Any]) -> GemmaConfig:
         """Parse and check a ``config.json`` mapping.
 
-        Missing optional fields take ``transformers``' ``GemmaConfig`` defaults, except ``head_dim``
-        (hidden_size / heads when absent) and the RoPE base, read from top-level ``rope_theta``
-        (transformers 4) or ``rope_parameters.rope_theta`` (transformers 5).
+        Missing optional fields take ``transformers``' ``GemmaConfig`` defaults; the shape fields,
+        ``num_key_value_heads`` and ``head_dim`` are required. The RoPE base is read from top-level
+        ``rope_theta`` (transformers 4) or ``rope_parameters.rope_theta`` (transformers 5).
 
         Raises:
             ModelLoadError: a missing or invalid field, or a feature this implementation does not
@@ -91,12 +91,13 @@ class GemmaConfig:
             )
         }
         heads = ints["num_attention_heads"]
-        kv = _positive_int(raw, "num_key_value_heads", default=heads)
+        kv = _positive_int(raw, "num_key_value_heads")
         if heads % kv:
             raise ModelLoadError(
                 f"config.json: num_key_value_heads {kv} does not divide num_attention_heads {heads}"
             )
-        head_dim = _positive_int(raw, "head_dim", default=ints["hidden_size"] // heads or None)
+        # required, like num_key_value_heads: transformers' defaults (256, 16) fit no suite model
+        head_dim = _positive_int(raw, "head_dim")
         if head_dim % 2:
             raise ModelLoadError(f"config.json: head_dim {head_dim} must be even for RoPE")
         return cls(

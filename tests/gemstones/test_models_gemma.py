@@ -160,6 +160,8 @@ def edit_config(folder: Path, **changes) -> None:
          "unsupported rope_parameters.rope_type 'linear'"),
         ({"num_key_value_heads": 3}, "num_key_value_heads 3 does not divide num_attention_heads 2"),
         ({"hidden_size": None}, "required field 'hidden_size' is missing"),
+        ({"head_dim": None}, "required field 'head_dim' is missing"),
+        ({"num_key_value_heads": None}, "required field 'num_key_value_heads' is missing"),
         ({"num_hidden_layers": "2"}, "num_hidden_layers '2' is not a positive integer"),
         ({"hidden_size": 128}, "tensor 'model.layers.0.input_layernorm.weight' has shape"),
         ({"num_hidden_layers": 3}, "tensor 'model.layers.2.input_layernorm.weight' is missing"),
