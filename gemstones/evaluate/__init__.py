@@ -1,0 +1,1 @@
+"""Evaluate checkpoints on the user's own data: metrics (loss, bits per byte, multiple choice)."""

@@ -1,0 +1,57 @@
+"""A small named registry: register members by name, list them, fail with what is available."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Members of one extensible family, keyed by name.
+
+    Args:
+        kind: what a member is, used in error messages ("architecture", "metric").
+        error: the exception raised for an unknown name (a ``ValueError`` subclass).
+
+    Example:
+        >>> families = Registry[int]("architecture")
+        >>> families.register("gemma", 1)
+        1
+        >>> families.get("gemma"), families.names()
+        (1, ('gemma',))
+    """
+
+    def __init__(self, kind: str, error: Callable[[str], Exception] = ValueError) -> None:
+        self._kind = kind
+        self._error = error
+        self._members: dict[str, T] = {}
+
+    def register(self, name: str, member: T, *, replace: bool = False) -> T:
+        """Add ``member`` under ``name``; registering a taken name needs ``replace=True``."""
+        if name in self._members and not replace:
+            raise ValueError(f"{self._kind} {name!r} is already registered")
+        self._members[name] = member
+        return member
+
+    def get(self, name: str) -> T:
+        """The member called ``name``; an unknown name raises the registry's error."""
+        try:
+            return self._members[name]
+        except KeyError:
+            available = ", ".join(sorted(self._members)) or "none"
+            raise self._error(f"unknown {self._kind} {name!r}; available: {available}") from None
+
+    def names(self) -> tuple[str, ...]:
+        """The registered names, sorted."""
+        return tuple(sorted(self._members))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._members
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._members)
