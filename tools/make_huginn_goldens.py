@@ -66,6 +66,23 @@ TINY = {
         "mean_backprop_depth": 4,
         "block_size": 64,
     },
+    # the published layer layout in miniature (prelude 2, core 4, coda 2), which the reference's
+    # "latest-m4" cache lookup (KV reuse under adaptive exits) hard-codes
+    "tiny_c": {
+        "n_embd": 32,
+        "n_heads": 2,
+        "n_layers_in_prelude": 2,
+        "n_layers_in_recurrent_block": 4,
+        "n_layers_in_coda": 2,
+        "intermediate_size": 64,
+        "vocab_size": 256,
+        "tie_embeddings": True,
+        "qk_bias": True,
+        "bias": False,
+        "mean_recurrence": 8,
+        "mean_backprop_depth": 4,
+        "block_size": 64,
+    },
 }
 STEPS = (1, 4, 8)
 BATCH, LENGTH = 2, 12
@@ -134,7 +151,7 @@ def save_checkpoint(model, out: Path, shards: int) -> list[str]:
     return names
 
 
-def adaptive(ref, model, ids, state, criterion: str, threshold: float):
+def adaptive(ref, model, ids, state, criterion: str, threshold: float, lookup: str = "full"):
     """The reference's token-by-token adaptive forward, initial states taken from ``state``."""
     import torch
 
@@ -148,7 +165,8 @@ def adaptive(ref, model, ids, state, criterion: str, threshold: float):
     model.initialize_state = fixed_state
     evaluator = ref.get_adaptive_exit_evaluator(model, criterion, threshold)
     with torch.no_grad():
-        out = model.forward_with_adaptive_compute(ids, evaluator)
+        cache = ref.HuginnDynamicCache(lookup_strategy=lookup)
+        out = model.forward_with_adaptive_compute(ids, evaluator, past_key_values=cache)
     del model.initialize_state
     return out.logits.numpy(), np.asarray(out.stats["compute_steps"], np.int32)
 
@@ -197,6 +215,11 @@ def main() -> int:
             goldens[f"adaptive_{key}_logits"] = logits
             goldens[f"adaptive_{key}_steps"] = steps
             goldens[f"adaptive_{key}_threshold"] = np.float64(threshold)
+        if name == "tiny_c":
+            logits, steps = adaptive(ref, model, one_ids, one_state, "kl", 5e-3, "latest-m4")
+            goldens["adaptive_kl_latest_logits"] = logits
+            goldens["adaptive_kl_latest_steps"] = steps
+            goldens["adaptive_kl_latest_threshold"] = np.float64(5e-3)
         np.savez_compressed(folder / "goldens.npz", **goldens)
         provenance["models"][name] = {
             "seed": seed,

@@ -1061,6 +1061,34 @@ class AdaptiveOutput:
 
 
 _ADAPTIVE: dict[tuple[Any, ...], Any] = {}
+CACHE_LOOKUPS = ("full", "latest")
+
+
+def _fill_later_recurrences(
+    config: HuginnConfig, cache: HuginnCache, steps: Any, max_steps: int
+) -> HuginnCache:
+    """Copy each sequence's keys and values of its last recurrence (per core block) at the current
+    position into the slots of the recurrences it skipped."""
+    import jax
+    import jax.numpy as jnp
+
+    first, core = config.n_layers_in_prelude, config.n_layers_in_recurrent_block
+    last = jnp.maximum(steps - 1, 0)  # (B,)
+    batch = steps.shape[0]
+
+    def fill(a: Any) -> Any:
+        block = a[first : first + max_steps * core]
+        block = block.reshape(max_steps, core, *a.shape[1:])  # (T, C, B, L, ...)
+        column = jax.lax.dynamic_slice_in_dim(block, cache.length, 1, axis=3)
+        tail = [1] * (column.ndim - 4)
+        index = jnp.broadcast_to(last.reshape(1, 1, batch, 1, *tail), (1, *column.shape[1:]))
+        source = jnp.take_along_axis(column, index, axis=0)
+        later = jnp.arange(max_steps)[:, None] > last[None, :]  # (T, B)
+        column = jnp.where(later.reshape(max_steps, 1, batch, 1, *tail), source, column)
+        block = jax.lax.dynamic_update_slice_in_dim(block, column, cache.length, axis=3)
+        return a.at[first : first + max_steps * core].set(block.reshape(-1, *a.shape[1:]))
+
+    return HuginnCache(fill(cache.k), fill(cache.v), fill(cache.valid), cache.length)
 
 
 def adaptive_forward(
@@ -1074,6 +1102,7 @@ def adaptive_forward(
     min_steps: int = 0,
     init_state: Any = None,
     seed: int | None = None,
+    cache_lookup: str = "full",
 ) -> AdaptiveOutput:
     """Run a sequence token by token, each token iterating until ``criterion`` says stop.
 
@@ -1092,6 +1121,10 @@ def adaptive_forward(
         min_steps: recurrences before the criterion is first checked.
         init_state: (B, S, n_embd) initial states; else drawn from ``seed``.
         seed: seeds the initial states when ``init_state`` is None.
+        cache_lookup: what a later token's recurrence t attends to for an earlier token that
+            exited before t: ``full`` (the reference's default) skips that token; ``latest`` uses
+            the earlier token's keys and values of the same core block at its last recurrence
+            (the reference's ``latest-m4`` strategy, the paper's KV-cache reuse).
 
     Returns:
         An :class:`AdaptiveOutput`.
@@ -1102,6 +1135,10 @@ def adaptive_forward(
     from gemstones.models import huginn_exits as exits
 
     exits.check_criterion(criterion)
+    if cache_lookup not in CACHE_LOOKUPS:
+        raise GemstonesInputError(
+            f"cache_lookup={cache_lookup!r}; valid: {', '.join(CACHE_LOOKUPS)}"
+        )
     max_steps = _check_steps(max_steps)
     if min_steps < 0:
         raise GemstonesInputError(f"min_steps={min_steps} must be >= 0")
@@ -1110,7 +1147,7 @@ def adaptive_forward(
     batch, length = ids.shape
     dtype = params["wte"].dtype
     states = _resolve_state(config, (batch, length, config.n_embd), init_state, seed, dtype)
-    key = (config, max_steps, min_steps)
+    key = (config, max_steps, min_steps, cache_lookup)
     if key not in _ADAPTIVE:
         vocab = config.padded_vocab_size
 
@@ -1151,6 +1188,8 @@ def adaptive_forward(
                 return s, ex, done, steps, logits, cache, t + 1
 
             _, _, _, steps, logits, cache, _ = jax.lax.while_loop(cond, body, carry)
+            if cache_lookup == "latest":
+                cache = _fill_later_recurrences(config, cache, steps, max_steps)
             return logits, steps, cache._replace(length=cache.length + 1)
 
         _ADAPTIVE[key] = jax.jit(token)

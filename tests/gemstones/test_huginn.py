@@ -148,6 +148,16 @@ def test_bad_arguments_say_what_is_valid():
         huginn.huginn_cached(model.params, model.config, [[1]], cache, num_steps=3, seed=0)
     with pytest.raises(GemstonesInputError, match="do not fit"):
         huginn.huginn_cached(model.params, model.config, [[1, 2, 3]], cache, num_steps=1, seed=0)
+    with pytest.raises(GemstonesInputError, match="cache_lookup='some'; valid: full, latest"):
+        huginn.adaptive_forward(
+            model.params,
+            model.config,
+            [[1]],
+            criterion="kl",
+            max_steps=2,
+            seed=0,
+            cache_lookup="some",
+        )
     with pytest.raises(GemstonesInputError, match="unknown exit criterion 'fast'"):
         huginn.adaptive_forward(
             model.params, model.config, [[1]], criterion="fast", max_steps=2, seed=0
@@ -226,3 +236,40 @@ def test_config_round_trips_and_init_params_have_the_checkpoint_shapes():
     flat = huginn.params_to_tensors(config, params)
     assert {k: v.shape for k, v in flat.items()} == huginn.tensor_shapes(config)
     assert "lm_head.weight" in flat and "transformer.adapter.bias" in flat
+
+
+@pytest.mark.slow
+def test_published_layout_in_miniature_and_kv_reuse_under_exits_match_the_reference():
+    """tiny_c has the published prelude 2 / core 4 / coda 2 layout, which the reference's
+    "latest-m4" cache lookup assumes; ``cache_lookup="latest"`` is that lookup."""
+    model = huginn.load_huginn(DATA / "tiny_c")
+    with np.load(DATA / "tiny_c" / "goldens.npz") as g:
+        g = dict(g)
+    out = huginn.huginn_logits(
+        model.params,
+        model.config,
+        g["input_ids"],
+        num_steps=8,
+        init_state=g["init_state"],
+        return_steps=True,
+    )
+    for r in (1, 4, 8):
+        np.testing.assert_allclose(np.asarray(out.step_logits[r - 1]), g[f"logits_r{r}"], atol=TOL)
+    for lookup, key in (("full", "adaptive_kl"), ("latest", "adaptive_kl_latest")):
+        n = g[f"{key}_steps"].size
+        adaptive = huginn.adaptive_forward(
+            model.params,
+            model.config,
+            g["input_ids"][:1, :n],
+            criterion="kl",
+            threshold=float(g[f"{key}_threshold"]),
+            max_steps=8,
+            init_state=g["init_state"][:1, :n],
+            cache_lookup=lookup,
+        )
+        assert np.asarray(adaptive.steps)[0].tolist() == g[f"{key}_steps"].tolist(), lookup
+        np.testing.assert_allclose(
+            np.asarray(adaptive.logits), g[f"{key}_logits"], atol=TOL, err_msg=lookup
+        )
+    # the two lookups differ once a token has exited before a later token's last recurrence
+    assert not np.allclose(g["adaptive_kl_logits"], g["adaptive_kl_latest_logits"], atol=1e-2)
