@@ -413,10 +413,15 @@ def exit_tradeoff(
 
 
 def adaptive_tradeoff(
-    model: TrainedLM, settings: Sequence[tuple[str, float]], max_steps: int, sequences: int = 8
+    model: TrainedLM,
+    settings: Sequence[tuple[str, float]],
+    max_steps: int,
+    sequences: int = 8,
+    cache_lookup: str = "latest",
 ) -> list[exits.StepAccount]:
     """As :func:`exit_tradeoff`, with the exact token-by-token decode (per-token KV cache slots)
-    on the first ``sequences`` held-out windows."""
+    on the first ``sequences`` held-out windows; ``cache_lookup`` as in
+    :func:`gemstones.models.huginn.adaptive_forward`."""
     hc = model.huginn_config
     windows = eval_windows(model.config)[:sequences]
     ids, targets = windows[:, :-1], windows[:, 1:]
@@ -431,6 +436,7 @@ def adaptive_tradeoff(
             threshold=threshold,
             max_steps=max_steps,
             init_state=states,
+            cache_lookup=cache_lookup,
         )
         results.append(exits.account(name, threshold, out.steps, out.logits, targets, max_steps))
     return results
