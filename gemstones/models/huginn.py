@@ -311,8 +311,8 @@ def params_from_tensors(
                 f"config says {shape}"
             )
 
-    def get(name: str) -> Any:
-        return jnp.asarray(np.asarray(tensors[name]).astype(np.float32), dtype=dtype)
+    def get(name: str) -> Any:  # straight from the stored dtype (no float32 copy of bf16 weights)
+        return jnp.asarray(np.asarray(tensors[name]), dtype=dtype)
 
     params: dict[str, Any] = {
         "wte": get("transformer.wte.weight"),
@@ -756,6 +756,15 @@ def _ids(config: HuginnConfig, input_ids: Any) -> Any:
     if ids.ndim != 2 or not jnp.issubdtype(ids.dtype, jnp.integer):
         raise GemstonesInputError(
             f"input_ids must be integer (batch, seq); got {ids.dtype} of shape {tuple(ids.shape)}"
+        )
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= config.padded_vocab_size):
+        raise GemstonesInputError(
+            f"input_ids hold {int(ids.min())}..{int(ids.max())}; valid token ids are "
+            f"0..{config.padded_vocab_size - 1}"
+        )
+    if ids.shape[1] > config.block_size:
+        raise GemstonesInputError(
+            f"{ids.shape[1]} tokens exceed the model's block_size={config.block_size}"
         )
     return ids
 

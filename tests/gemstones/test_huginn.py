@@ -50,6 +50,7 @@ def test_a_single_r_forward_matches_the_reference(tiny):
     assert out.step_logits is None
 
 
+@pytest.mark.slow
 def test_incremental_decoding_with_the_cache_matches_the_full_reference_forward(tiny):
     model, g = tiny
     ids, state = g["input_ids"], g["init_state"]
@@ -93,6 +94,7 @@ def test_adaptive_exits_take_the_reference_steps_and_logits(tiny):
         )
 
 
+@pytest.mark.slow
 def test_a_batch_exits_per_sequence_as_the_reference_does_one_sequence():
     model = huginn.load_huginn(DATA / "tiny_a")
     with np.load(DATA / "tiny_a" / "goldens.npz") as g:
@@ -120,6 +122,7 @@ def test_a_batch_exits_per_sequence_as_the_reference_does_one_sequence():
         np.testing.assert_allclose(np.asarray(full.logits), g["logits_r8"][:, :10], atol=TOL)
 
 
+@pytest.mark.slow
 def test_the_initial_state_is_explicit():
     model = huginn.load_huginn(DATA / "tiny_a")
     ids = [[1, 2, 3]]
@@ -137,6 +140,8 @@ def test_the_initial_state_is_explicit():
 
 def test_bad_arguments_say_what_is_valid():
     model = huginn.load_huginn(DATA / "tiny_a")
+    with pytest.raises(GemstonesInputError, match=r"valid token ids are 0\.\.255"):
+        huginn.huginn_logits(model.params, model.config, [[1, 256]], num_steps=1, seed=0)
     with pytest.raises(GemstonesInputError, match="num_steps=0"):
         huginn.huginn_logits(model.params, model.config, [[1]], num_steps=0, seed=0)
     with pytest.raises(GemstonesInputError, match="init_state has shape"):
@@ -228,6 +233,7 @@ def test_bfloat16_checkpoints_load(tmp_path):
     assert agree > 0.8
 
 
+@pytest.mark.slow
 def test_config_round_trips_and_init_params_have_the_checkpoint_shapes():
     model = huginn.load_huginn(DATA / "tiny_b")
     config = huginn.HuginnConfig.from_dict(model.config.to_dict())

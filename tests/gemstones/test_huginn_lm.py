@@ -42,6 +42,7 @@ def test_the_recurrence_sampler_follows_the_poisson_lognormal_schedule():
     assert total.std() > 1.5 * math.sqrt(33)
 
 
+@pytest.mark.slow
 def test_truncated_forward_equals_the_inference_forward_in_value():
     import jax
     import jax.numpy as jnp
