@@ -1,0 +1,82 @@
+"""The executor interface and the ``local`` executor: order, failures, idempotent resumable runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from gemstones.errors import GemstonesInputError
+from gemstones.execute import (
+    LocalExecutor,
+    Resources,
+    UnitsFailed,
+    available_executors,
+    get_executor,
+    run_units,
+)
+
+from .execute_units import FolderStore, TracedUnit, attempts, traced_square
+
+
+def _units(tmp_path, n=5, **special):
+    log = str(tmp_path / "attempts.log")
+    return [
+        TracedUnit(key=f"u{i}", value=i, log=log, **special.get(f"u{i}", {})) for i in range(n)
+    ], log
+
+
+def test_registry_names_local_and_ray_and_rejects_unknown_names() -> None:
+    assert available_executors() == ["local", "ray"]
+    assert isinstance(get_executor("local"), LocalExecutor)
+    with pytest.raises(
+        GemstonesInputError, match=r"unknown executor 'dask'; available: local, ray"
+    ):
+        get_executor("dask")
+
+
+def test_resources_are_validated() -> None:
+    with pytest.raises(GemstonesInputError, match="max_retries"):
+        Resources(max_retries=-1)
+    with pytest.raises(GemstonesInputError, match="gpus=-1"):
+        Resources(gpus=-1)
+
+
+def test_local_map_keeps_order_and_reports_each_result(tmp_path) -> None:
+    units, log = _units(tmp_path)
+    seen = []
+    results = LocalExecutor().map(traced_square, units, on_result=lambda u, r: seen.append(u.key))
+    assert [r["square"] for r in results] == [0, 1, 4, 9, 16]
+    assert seen == attempts(log) == ["u0", "u1", "u2", "u3", "u4"]
+
+
+def test_a_failing_unit_does_not_lose_the_others(tmp_path) -> None:
+    units, log = _units(tmp_path, u1={"fail": True})
+    store = FolderStore(tmp_path / "results")
+    with pytest.raises(UnitsFailed) as raised:
+        run_units(LocalExecutor(describe=lambda u: u.key), traced_square, units, store=store)
+    assert str(raised.value) == "1 of 5 units failed; first: u1: unit u1 has bad input"
+    assert raised.value.user_errors_only
+    assert sorted(r["key"] for r in store.records()) == ["u0", "u2", "u3", "u4"]
+    # the failed unit is not recorded as done: the next run retries only it
+    fixed = [TracedUnit(key=u.key, value=u.value, log=log) for u in units]
+    summary = run_units(LocalExecutor(), traced_square, fixed, store=store)
+    assert [u.key for u in summary.ran] == ["u1"]
+    assert len(summary.skipped) == 4
+    assert store.saves == ["u0", "u2", "u3", "u4", "u1"]
+
+
+def test_an_interrupted_run_resumes_without_repeating_done_units(tmp_path) -> None:
+    units, log = _units(tmp_path, n=6)
+    store = FolderStore(tmp_path / "results")
+
+    def interrupt_after_two(unit, result) -> None:
+        if len(store.saves) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_units(LocalExecutor(), traced_square, units, store=store, on_result=interrupt_after_two)
+    assert store.saves == ["u0", "u1"]
+    summary = run_units(LocalExecutor(), traced_square, units, store=store)
+    assert [u.key for u in summary.skipped] == ["u0", "u1"]
+    assert attempts(log) == ["u0", "u1", "u2", "u3", "u4", "u5"]
+    assert sorted(r["key"] for r in store.records()) == [f"u{i}" for i in range(6)]
+    assert run_units(LocalExecutor(), traced_square, units, store=store).ran == ()
