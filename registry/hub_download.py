@@ -328,6 +328,10 @@ def _remove_download(local: Path) -> None:
         local.unlink(missing_ok=True)
 
 
+#: Public name for callers that delete files they downloaded (``gemstones eval --no-keep-weights``).
+remove_download = _remove_download
+
+
 def _fetch_one(
     planned: PlannedFile,
     target: HubTarget,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import (
+    DEFAULT_RESOURCES,
     Executor,
     Resources,
     RunSummary,
@@ -33,6 +34,7 @@ register_executor("local", lambda **options: LocalExecutor(**options))
 register_executor("ray", _ray_executor)
 
 __all__ = [
+    "DEFAULT_RESOURCES",
     "Executor",
     "LocalExecutor",
     "Resources",
