@@ -25,6 +25,7 @@ from .execution import (
     ExecutorOption,
     GpusOption,
     RetriesOption,
+    failures_as_errors,
     make_executor,
     make_resources,
 )
@@ -272,7 +273,6 @@ def run_eval(
         resolve_settings,
         run_sweep,
     )
-    from gemstones.execute import UnitsFailed
     from registry.hub_client import HubUnreachableError
 
     metric = MetricSet.of_file(kind, data_file, name, **options)
@@ -310,23 +310,16 @@ def run_eval(
             f"(results in {store.root}); evaluating {len(pending)}",
             err=True,
         )
-    try:
-        with _progress() as progress:
-            task = progress.add_task(f"eval {metric.kind} {metric.name}", total=len(pending))
-            run_sweep(
-                pending,
-                executor=executor,
-                store=store,
-                resources=resources,
-                on_result=lambda unit, record: progress.advance(task),
-            )
-    except UnitsFailed as failed:
-        if failed.user_errors_only:
-            raise GemstonesInputError(f"{failed} (the others are saved in {store.root})") from None
-        typer.echo(f"error: {failed} (the others are saved in {store.root})", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        executor.close()
+    saved = f" (the others are saved in {store.root})"
+    with executor, failures_as_errors(saved), _progress() as progress:
+        task = progress.add_task(f"eval {metric.kind} {metric.name}", total=len(pending))
+        run_sweep(
+            pending,
+            executor=executor,
+            store=store,
+            resources=resources,
+            on_result=lambda unit, record: progress.advance(task),
+        )
     _print_records([store.read(unit) for unit in units], kind, fmt)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -56,3 +57,17 @@ def make_resources(cpus: float, gpus: float, max_retries: int) -> Any:
     from gemstones.execute import Resources
 
     return Resources(cpus=cpus, gpus=gpus, max_retries=max_retries)
+
+
+@contextmanager
+def failures_as_errors(suffix: str = "") -> Iterator[None]:
+    """Turn ``UnitsFailed`` into the CLI's one-line error: exit 2 if every failure is bad input, else 1."""
+    from gemstones.execute import UnitsFailed
+
+    try:
+        yield
+    except UnitsFailed as failed:
+        if failed.user_errors_only:
+            raise GemstonesInputError(f"{failed}{suffix}") from None
+        typer.echo(f"error: {failed}{suffix}", err=True)
+        raise typer.Exit(1) from None

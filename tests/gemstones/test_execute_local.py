@@ -80,3 +80,37 @@ def test_an_interrupted_run_resumes_without_repeating_done_units(tmp_path) -> No
     assert attempts(log) == ["u0", "u1", "u2", "u3", "u4", "u5"]
     assert sorted(r["key"] for r in store.records()) == [f"u{i}" for i in range(6)]
     assert run_units(LocalExecutor(), traced_square, units, store=store).ran == ()
+
+
+def test_snr_sweep_takes_the_executor_options(capsys) -> None:
+    from gemstones.cli import main
+
+    for args, message in (
+        (["--executor", "dask"], "unknown executor 'dask'; available: local, ray"),
+        (["--address", "auto"], "--address goes with --executor ray"),
+    ):
+        with pytest.raises(SystemExit) as stop:
+            main(["snr", "sweep", "--steps", "2", *args])
+        err = capsys.readouterr().err.strip()
+        assert stop.value.code == 2 and err.startswith(f"error: {message}")
+        assert len(err.splitlines()) == 1
+
+
+def test_snr_run_sweep_goes_through_the_executor(tmp_path) -> None:
+    from gemstones.runs.snr_sweep import RunSpec, run_sweep, sweep_specs
+
+    class Recording(LocalExecutor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.units: list[object] = []
+
+        def map(self, fn, units, **kwargs):
+            self.units.extend(units)
+            return super().map(fn, units, **kwargs)
+
+    specs = sweep_specs([16], [1], [1e-2], RunSpec(steps=2, batch_size=4, seq_len=16, n_records=1))
+    executor = Recording()
+    finished = []
+    table, runs = run_sweep(specs, on_step=finished.append, executor=executor)
+    assert executor.units == specs and finished == specs
+    assert runs["run"].to_list() == [specs[0].name] and table.height > 0

@@ -94,3 +94,18 @@ def test_an_interrupted_ray_sweep_resumes(ray_cluster, tmp_path) -> None:
     assert {u.key for u in summary.ran} == {f"u{i}" for i in range(6)} - done_before
     assert sorted(r["key"] for r in store.records()) == [f"u{i}" for i in range(6)]
     assert len(store.saves) == 6  # nothing saved twice
+
+
+def test_an_snr_sweep_on_ray_equals_the_local_one(ray_cluster) -> None:
+    from gemstones.runs.snr_sweep import RunSpec, run_sweep, sweep_specs
+
+    specs = sweep_specs(
+        [16], [1], [1e-2, 3e-2], RunSpec(steps=3, batch_size=4, seq_len=16, n_records=2)
+    )
+    finished = []
+    on_ray, runs_ray = run_sweep(specs, on_step=finished.append, executor=get_executor("ray"))
+    local, runs_local = run_sweep(specs)
+    assert sorted(s.name for s in finished) == sorted(s.name for s in specs)
+    assert runs_ray["run"].to_list() == runs_local["run"].to_list()  # the order of the specs
+    assert on_ray.select("run", "tensor", "axes").equals(local.select("run", "tensor", "axes"))
+    assert (on_ray["snr"] - local["snr"]).abs().max() < 1e-5
