@@ -53,6 +53,7 @@ class Packing(StrEnum):
 
     pack = "pack"
     truncate = "truncate"
+    sliding = "sliding"
 
 
 class DType(StrEnum):
@@ -102,6 +103,21 @@ BatchOption = Annotated[
 ]
 DTypeOption = Annotated[DType, typer.Option("--dtype", help="float32 or bfloat16.")]
 FormatOption = Annotated[TableFormat, typer.Option("--format", help="table, csv or json.")]
+ContextOption = Annotated[
+    int | None,
+    typer.Option(
+        "--context",
+        min=2,
+        help="Tokens per model input (default: the model's max_position_embeddings, at most 2048).",
+    ),
+]
+PrefixOption = Annotated[
+    int | None,
+    typer.Option(
+        "--prefix-token-id",
+        help="Token put before every document/item (e.g. end-of-text) so its first token is scored.",
+    ),
+]
 
 SHOWN = {
     "loss": ("repo_id", "revision", "metric", "loss", "bits_per_byte", "tokens", "documents"),
@@ -285,7 +301,11 @@ def run_eval(
                 "not a local folder"
             )
         values, model = evaluate_folder(target.folder, metric, batch_size=batch_size, data=data)
-        _print_single({"model": str(target.folder), "metric": metric.name, **values, **model}, fmt)
+        details = model.pop("details")
+        record = {"model": str(target.folder), "metric": metric.name, **values, **model}
+        if fmt is TableFormat.json:
+            record["details"] = details
+        _print_single(record, fmt)
         return
 
     rows = target.rows
@@ -342,17 +362,20 @@ def loss_command(
     in_set: InSetOption = None,
     field: Annotated[str, typer.Option("--field", help="JSONL text field.")] = "text",
     column: Annotated[str | None, typer.Option("--column", help="Parquet text column.")] = None,
-    context: Annotated[
-        int,
-        typer.Option("--context", min=2, help="Tokens per window (the model sees at most this)."),
-    ] = 2048,
+    context: ContextOption = None,
     packing: Annotated[
         Packing,
         typer.Option(
             "--packing",
-            help="pack: concatenate documents and cut windows; truncate: one window per document.",
+            help="pack: concatenate documents and cut windows; truncate: each document's first "
+            "window; sliding: each document in overlapping windows, every token scored once.",
         ),
     ] = Packing.pack,
+    stride: Annotated[
+        int | None,
+        typer.Option("--stride", min=1, help="sliding: new tokens per window (default context/2)."),
+    ] = None,
+    prefix_token_id: PrefixOption = None,
     dtype: DTypeOption = DType.float32,
     batch_size: BatchOption = 8,
     name: NameOption = None,
@@ -376,6 +399,8 @@ def loss_command(
     }  # fmt: skip
     options = {
         "context": context,
+        "stride": stride,
+        "prefix_token_id": prefix_token_id,
         "packing": packing.value,
         "dtype": dtype.value,
         "field": field if corpus.suffix.lower() in (".jsonl", ".ndjson") else None,
@@ -404,6 +429,8 @@ def mc_command(
     min_tokens: MinTokensOption = None,
     max_tokens: MaxTokensOption = None,
     in_set: InSetOption = None,
+    context: ContextOption = None,
+    prefix_token_id: PrefixOption = None,
     dtype: DTypeOption = DType.float32,
     batch_size: BatchOption = 8,
     name: NameOption = None,
@@ -417,13 +444,14 @@ def mc_command(
     max_retries: RetriesOption = 3,
     fmt: FormatOption = TableFormat.table,
 ) -> None:
-    """Multiple-choice accuracy by log-likelihood (acc, and acc_norm by continuation bytes)."""
+    """Multiple-choice accuracy by log-likelihood: acc, and acc_norm (divided by the choice length, as lm-eval)."""
     filters = {
         "variant": variant, "width": width, "depth": depth, "shape": shape,
         "min_tokens": min_tokens, "max_tokens": max_tokens, "in_set": in_set,
     }  # fmt: skip
     run_eval(
-        "mc", tasks, {"dtype": dtype.value}, target=resolve_target(model, design, filters),
+        "mc", tasks, {"dtype": dtype.value, "context": context, "prefix_token_id": prefix_token_id},
+        target=resolve_target(model, design, filters),
         name=name, out=out, keep_weights=keep_weights, dry_run=dry_run, executor_name=executor,
         address=address, resources=make_resources(cpus_per_unit, gpus_per_unit, max_retries),
         batch_size=batch_size, fmt=fmt,

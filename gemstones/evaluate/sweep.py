@@ -62,6 +62,11 @@ CATEGORIES = ("config", "tokenizer", "weights")
 BYTES_PER_TOKEN_ESTIMATE = 4.0
 #: Values every result of a kind must carry.
 REQUIRED_VALUES = {"loss": ("loss", "bits_per_byte", "tokens"), "mc": ("acc", "acc_norm", "n")}
+#: Metric options passed through to the metric functions when set.
+LOSS_OPTIONS = ("context", "stride", "prefix_token_id")
+MC_OPTIONS = ("context", "prefix_token_id")
+#: Context assumed by estimates when none is given (the suite's training sequence length).
+DEFAULT_CONTEXT = 2048
 
 
 @dataclass(frozen=True)
@@ -138,56 +143,59 @@ def load_metric_data(metric: MetricSet, *, check_hash: bool = True) -> Any:
     return read_tasks(path)
 
 
-def _scalars(result: Any) -> dict[str, Any]:
-    """The JSON-able scalar fields of a metric result (a dataclass or an object with attributes)."""
+def _plain(value: Any) -> Any:
+    """Numpy scalars and arrays, tuples and nested sequences as plain JSON-able Python values."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _split_fields(result: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A metric result's scalar fields (``values``) and its sequences (``details``: per document,
+    per item), JSON-ready."""
     fields = dataclasses.asdict(result) if dataclasses.is_dataclass(result) else dict(vars(result))
-    values = {}
+    values: dict[str, Any] = {}
+    details: dict[str, Any] = {}
     for key, value in fields.items():
-        if isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(value, bool | int | float | str) or value is None:
+        value = _plain(value)
+        if isinstance(value, list):
+            details[key] = value
+        elif isinstance(value, bool | int | float | str) or value is None:
             values[key] = value
-    return values
-
-
-def _config_value(config: Any, key: str) -> Any:
-    return config.get(key) if isinstance(config, dict) else getattr(config, key, None)
-
-
-def check_vocabulary(model: Any, tokenizer: Any, folder: Path) -> None:
-    """Refuse a tokenizer with more tokens than the model has embedding rows."""
-    model_vocab = _config_value(model.config, "vocab_size")
-    tokens = tokenizer.get_vocab_size(with_added_tokens=True)
-    if model_vocab is not None and tokens > int(model_vocab):
-        raise GemstonesInputError(
-            f"{folder}: tokenizer.json has {tokens} tokens but the model's vocab_size is {model_vocab}; "
-            "the tokenizer does not belong to this model"
-        )
+    return values, details
 
 
 def measure(
     model: Any, tokenizer: Any, metric: MetricSet, data: Any, *, batch_size: int
-) -> dict[str, Any]:
-    """Run the metric on a loaded model; returns its values (loss, bits_per_byte, tokens, ...)."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run the metric on a loaded model.
+
+    Returns:
+        ``(values, details)``: scalars (loss, bits_per_byte, tokens, ...; acc, acc_norm, n, ...)
+        and sequences (per-document sums, per-item log-likelihoods).
+    """
     from gemstones.evaluate import metrics
 
     options = metric.option_dict
     if metric.kind == "loss":
+        passed = {key: options[key] for key in LOSS_OPTIONS if key in options}
         result = metrics.corpus_loss(
-            model,
-            tokenizer,
-            data,
-            context=options["context"],
-            packing=options["packing"],
-            batch_size=batch_size,
+            model, tokenizer, data, packing=options["packing"], batch_size=batch_size, **passed
         )
     else:
-        result = metrics.multiple_choice(model, tokenizer, data, batch_size=batch_size)
-    values = _scalars(result)
+        passed = {key: options[key] for key in MC_OPTIONS if key in options}
+        result = metrics.multiple_choice(model, tokenizer, data, batch_size=batch_size, **passed)
+    values, details = _split_fields(result)
+    if metric.kind == "mc" and "n" not in values and "items" in values:
+        values["n"] = values["items"]  # the number of items, under the name results use
     missing = [key for key in REQUIRED_VALUES[metric.kind] if key not in values]
     if missing:  # pragma: no cover - a contract check on the metric library
         raise RuntimeError(f"{metric.kind} result lacks {missing}")
-    return values
+    return values, details
 
 
 def evaluate_folder(
@@ -202,7 +210,8 @@ def evaluate_folder(
         data: the already-read corpus or tasks (default: read from ``metric.data``).
 
     Returns:
-        ``(values, model_facts)``: the metric values, and ``num_parameters`` and ``dtype``.
+        ``(values, model_facts)``: the metric values (with the sequences under ``details``), and
+        ``num_parameters`` and ``dtype``.
 
     Raises:
         GemstonesInputError: an unsupported config, a missing shard, a corrupt safetensors header
@@ -215,9 +224,9 @@ def evaluate_folder(
     dtype = metric.option_dict.get("dtype", "float32")
     model = load_model(folder, dtype=dtype)
     tokenizer = load_tokenizer(folder)
-    check_vocabulary(model, tokenizer, folder)
-    values = measure(model, tokenizer, metric, data, batch_size=batch_size)
-    return values, {"num_parameters": int(model.num_parameters), "dtype": dtype}
+    values, details = measure(model, tokenizer, metric, data, batch_size=batch_size)
+    facts = {"num_parameters": int(model.num_parameters), "dtype": dtype, "details": details}
+    return values, facts
 
 
 def _cached_path(planned: PlannedFile, cache_dir: Path) -> Path | None:
@@ -256,6 +265,7 @@ def evaluate_unit(unit: EvalUnit) -> dict[str, Any]:
         values, model = evaluate_folder(
             Path(config.local_path).parent, unit.metric, batch_size=settings.batch_size, data=data
         )
+        details = model.pop("details")
     finally:
         if not settings.keep_weights:
             for planned in fetched_here:
@@ -269,6 +279,7 @@ def evaluate_unit(unit: EvalUnit) -> dict[str, Any]:
         "commit": unit.commit,
         "metric": unit.metric.to_dict(),
         "values": values,
+        "details": details,
         "model": model,
         "files": [
             {"path": f.path, "size": f.size, "sha256": f.sha256, "blob_id": f.blob_id}
@@ -386,7 +397,8 @@ def estimate_tokens(metric: MetricSet, data: Any) -> float:
         documents = list(data)
         total = sum(len(str(d).encode()) for d in documents) / BYTES_PER_TOKEN_ESTIMATE
         if metric.option_dict.get("packing") == "truncate":
-            total = min(total, len(documents) * metric.option_dict["context"])
+            context = metric.option_dict.get("context", DEFAULT_CONTEXT)
+            total = min(total, len(documents) * context)
         return float(total)
     return float(sum(_item_text_bytes(item) for item in data) / BYTES_PER_TOKEN_ESTIMATE)
 
@@ -408,7 +420,7 @@ def estimate_sweep(
     from registry.architecture import forward_flops_per_token
 
     tokens = estimate_tokens(metric, data)
-    context = int(metric.option_dict.get("context", 2048))
+    context = int(metric.option_dict.get("context", DEFAULT_CONTEXT))
     assumptions = [f"tokens ~ UTF-8 bytes / {BYTES_PER_TOKEN_ESTIMATE:g} per checkpoint"]
     flops = None
     if {"width", "depth"} <= set(rows.columns) and rows["width"].null_count() == 0:
