@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -260,18 +261,25 @@ def write_tasks(path: Path, rows: tuple[dict[str, Any], ...] = TASKS) -> Path:
     return path
 
 
-def eval_hub_state(rows: pl.DataFrame, *, base_bytes: int = 4_000) -> HubState:
+def eval_hub_state(
+    rows: pl.DataFrame,
+    *,
+    base_bytes: int = 4_000,
+    text_bytes: Callable[[str, int], int] | None = None,
+) -> HubState:
     """A loopback Hub with one branch per catalog row holding a tiny bigram Gemma checkpoint.
 
-    The k-th revision (by step) of each repository counts ``base_bytes * 2**k`` bytes of training
-    text, so later revisions are better models; ``main`` points at the last one.
+    The k-th revision (by step) of each repository counts ``text_bytes(repo_id, k)`` bytes of
+    training text (default ``base_bytes * 2**k``), so later revisions are better models; ``main``
+    points at the last one.
     """
+    count = text_bytes if text_bytes is not None else (lambda _repo, k: base_bytes * 2**k)
     state = HubState()
     for repo_id in rows["repo_id"].unique(maintain_order=True).to_list():
         repo = state.add_repo(FakeRepo(repo_id))
         revisions = rows.filter(pl.col("repo_id") == repo_id).sort("step")["revision"].to_list()
         for k, revision in enumerate(revisions):
-            files = tiny_gemma_files(seed=k, bigram_text=training_text(base_bytes * 2**k), layers=1)
-            repo.add_branch(revision, files)
+            text = training_text(count(repo_id, k))
+            repo.add_branch(revision, tiny_gemma_files(seed=k, bigram_text=text, layers=1))
         repo.branches["main"] = repo.branches[revisions[-1]]
     return state
