@@ -159,6 +159,7 @@ def test_a_sweep_records_one_pinned_result_per_checkpoint_and_resumes(
     assert len(json.loads(out)) == 6
 
 
+@pytest.mark.slow
 def test_results_join_the_catalog_and_a_design_fits_them(hub, corpus, tmp_path, capsys) -> None:
     out_dir = tmp_path / "evals"
     code, _, err = eval_loss(BOTH, corpus, out_dir, capsys)
