@@ -8,6 +8,11 @@ Scheduling, placement and retries are Ray's: a task declares ``num_cpus``/``num_
 whose worker process dies is re-run up to ``max_retries`` times. Results come back to the driver,
 which hands them to ``on_result`` one by one (:func:`gemstones.execute.run_units` saves them there),
 so a retried unit is recorded once.
+
+On a remote cluster (``--address``) the workers must have ``gemstones`` installed, and the files a
+unit names (an evaluation corpus, the Hugging Face cache) must be reachable at the same paths
+(a shared filesystem); on a local instance they are. Worker output is not echoed to the driver;
+a unit's failure comes back as its exception.
 """
 
 from __future__ import annotations
@@ -69,7 +74,7 @@ class RayExecutor(Executor):
         ray = self._ray
         if ray.is_initialized():
             return
-        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True}
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if self._address is None:
             options["num_cpus"] = self._num_cpus
         try:
