@@ -262,65 +262,37 @@ def _print_single(record: dict[str, Any], fmt: TableFormat) -> None:
             typer.echo(f"{key:<{width}}  {shown}")
 
 
-def run_eval(
-    kind: str,
-    data_file: Path,
-    options: dict[str, Any],
-    *,
-    target: Target,
-    name: str | None,
-    out: Path | None,
-    keep_weights: bool,
-    dry_run: bool,
-    executor_name: str,
-    address: str | None,
-    resources: Any,
-    batch_size: int,
-    fmt: TableFormat,
+def _evaluate_folder(
+    folder: Path, metric: Any, data: Any, batch_size: int, fmt: TableFormat
 ) -> None:
-    """The body of ``eval loss`` and ``eval mc`` once the options are read."""
-    from gemstones.evaluate.results import MetricSet, ResultStore
-    from gemstones.evaluate.sweep import (
-        describe_unit,
-        estimate_sweep,
-        evaluate_folder,
-        load_metric_data,
-        plan_units,
-        resolve_settings,
-        run_sweep,
-    )
+    """One local checkpoint: measure and print (nothing is recorded: a folder has no commit)."""
+    from gemstones.evaluate.sweep import evaluate_folder
+
+    values, model = evaluate_folder(folder, metric, batch_size=batch_size, data=data)
+    details = model.pop("details")
+    record = {"model": str(folder), "metric": metric.name, **values, **model}
+    if fmt is TableFormat.json:
+        record["details"] = details
+    _print_single(record, fmt)
+
+
+def _dry_run(rows: pl.DataFrame, metric: Any, data: Any, settings: Any, store: Any) -> Any:
+    """The sweep's estimate: exact from the Hub when it answers, else from the catalog."""
+    from gemstones.evaluate.sweep import estimate_sweep, plan_units
     from registry.hub_client import HubUnreachableError
 
-    metric = MetricSet.of_file(kind, data_file, name, **options)
-    data = load_metric_data(metric)  # bad data fails here, before anything is downloaded
-    executor = make_executor(executor_name, address, describe_unit)
-    if target.folder is not None:
-        if dry_run or executor_name != "local" or address is not None:
-            raise GemstonesInputError(
-                "--dry-run and --executor go with Hub checkpoints (REPO@REVISION, --design or filters), "
-                "not a local folder"
-            )
-        values, model = evaluate_folder(target.folder, metric, batch_size=batch_size, data=data)
-        details = model.pop("details")
-        record = {"model": str(target.folder), "metric": metric.name, **values, **model}
-        if fmt is TableFormat.json:
-            record["details"] = details
-        _print_single(record, fmt)
-        return
+    try:
+        units, plan = plan_units(rows, metric, settings)
+    except HubUnreachableError:
+        return estimate_sweep(rows, metric, data)
+    return estimate_sweep(rows, metric, data, units=units, plan=plan, store=store)
 
-    rows = target.rows
-    assert rows is not None
-    store = ResultStore(out)
-    settings = resolve_settings(batch_size=batch_size, keep_weights=keep_weights, store=store)
-    if dry_run:
-        try:
-            units, plan = plan_units(rows, metric, settings)
-        except HubUnreachableError:
-            estimate = estimate_sweep(rows, metric, data)
-        else:
-            estimate = estimate_sweep(rows, metric, data, units=units, plan=plan, store=store)
-        _print_estimate(estimate, fmt)
-        return
+
+def _sweep(
+    rows: pl.DataFrame, metric: Any, settings: Any, store: Any, executor: Any, resources: Any
+) -> list[dict[str, Any]]:
+    """Pin, skip what is done, run the rest with a progress bar; returns every unit's record."""
+    from gemstones.evaluate.sweep import plan_units, run_sweep
 
     units, _ = plan_units(rows, metric, settings)
     pending = [unit for unit in units if not store.is_done(unit)]
@@ -340,7 +312,48 @@ def run_eval(
             resources=resources,
             on_result=lambda unit, record: progress.advance(task),
         )
-    _print_records([store.read(unit) for unit in units], kind, fmt)
+    return [store.read(unit) for unit in units]
+
+
+def run_eval(
+    kind: str,
+    data_file: Path,
+    options: dict[str, Any],
+    *,
+    target: Target,
+    name: str | None,
+    out: Path | None,
+    keep_weights: bool,
+    dry_run: bool,
+    executor_name: str,
+    address: str | None,
+    resources: Any,
+    batch_size: int,
+    fmt: TableFormat,
+) -> None:
+    """The body of ``eval loss`` and ``eval mc`` once the options are read."""
+    from gemstones.evaluate.results import MetricSet, ResultStore
+    from gemstones.evaluate.sweep import describe_unit, load_metric_data, resolve_settings
+
+    metric = MetricSet.of_file(kind, data_file, name, **options)
+    data = load_metric_data(metric)  # bad data fails here, before anything is downloaded
+    executor = make_executor(executor_name, address, describe_unit)
+    if target.folder is not None:
+        if dry_run or executor_name != "local":
+            raise GemstonesInputError(
+                "--dry-run and --executor go with Hub checkpoints (REPO@REVISION, --design or "
+                "filters), not a local folder"
+            )
+        _evaluate_folder(target.folder, metric, data, batch_size, fmt)
+        return
+    assert target.rows is not None
+    store = ResultStore(out)
+    settings = resolve_settings(batch_size=batch_size, keep_weights=keep_weights, store=store)
+    if dry_run:
+        _print_estimate(_dry_run(target.rows, metric, data, settings, store), fmt)
+        return
+    records = _sweep(target.rows, metric, settings, store, executor, resources)
+    _print_records(records, kind, fmt)
 
 
 @eval_app.command("loss")
