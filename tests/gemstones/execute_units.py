@@ -76,3 +76,42 @@ class FolderStore:
 
     def records(self) -> list[dict[str, Any]]:
         return [json.loads(p.read_text()) for p in sorted(self.root.glob("*.json"))]
+
+
+@dataclass(frozen=True)
+class DyingEvalUnit:
+    """An evaluation unit whose first attempt kills its worker (when ``die`` is set).
+
+    It exposes ``repo_id``, ``commit`` and ``metric`` so a ``ResultStore`` keys it like the unit
+    it wraps.
+    """
+
+    unit: Any
+    log: str
+    die: bool = False
+
+    @property
+    def repo_id(self) -> str:
+        return self.unit.repo_id
+
+    @property
+    def commit(self) -> str:
+        return self.unit.commit
+
+    @property
+    def metric(self) -> Any:
+        return self.unit.metric
+
+
+def evaluate_or_die_once(wrapped: DyingEvalUnit) -> dict[str, Any]:
+    """Trace the attempt; kill the process on a dying unit's first attempt; else evaluate it."""
+    from gemstones.evaluate.sweep import evaluate_unit
+
+    key = wrapped.unit.revision
+    with open(wrapped.log, "a", encoding="utf-8") as stream:
+        stream.write(f"{key} {os.getpid()}\n")
+    marker = Path(f"{wrapped.log}.{key}.died")
+    if wrapped.die and not marker.exists():
+        marker.write_text("died")
+        os._exit(1)
+    return evaluate_unit(wrapped.unit)

@@ -255,3 +255,43 @@ def test_a_ray_sweep_matches_the_local_one(hub, corpus, tmp_path, capsys) -> Non
 def test_tiny_safetensors_is_not_a_gemma_checkpoint() -> None:
     # the registry's fake checkpoints are not loadable models; ours are (guards the fixture choice)
     assert b"lm_head" not in tiny_safetensors(0)
+
+
+@pytest.mark.slow
+def test_a_ray_evaluation_sweep_survives_a_killed_worker(hub, corpus, tmp_path) -> None:
+    import sys
+
+    import ray
+
+    from gemstones.evaluate.results import MetricSet, ResultStore
+    from gemstones.evaluate.sweep import plan_units, resolve_settings
+    from gemstones.execute import Resources, get_executor, run_units
+
+    from . import execute_units
+    from .execute_units import DyingEvalUnit, attempts, evaluate_or_die_once
+
+    rows = served_rows().filter(pl.col("repo_id") == REPO_768)
+    store = ResultStore(tmp_path / "evals")
+    metric = MetricSet.of_file("loss", corpus, context=128, packing="pack")
+    units, _ = plan_units(rows, metric, resolve_settings(store=store))
+    log = str(tmp_path / "attempts.log")
+    wrapped = [DyingEvalUnit(u, log, die=u.revision == "step_00000954") for u in units]
+    ray.cloudpickle.register_pickle_by_value(sys.modules[execute_units.__name__])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        summary = run_units(
+            get_executor("ray"),
+            evaluate_or_die_once,
+            wrapped,
+            store=store,
+            resources=Resources(max_retries=2),
+        )
+    finally:
+        ray.shutdown()
+    tried = attempts(log)
+    assert tried.count("step_00000954") == 2  # killed once, retried by Ray
+    assert tried.count("step_00000477") == tried.count("step_00001431") == 1
+    assert len(summary.ran) == 3
+    records = store.records()
+    assert sorted(r["revision"] for r in records) == [u.revision for u in units]  # once each
+    assert all(r["values"]["loss"] > 0 for r in records)
