@@ -295,3 +295,29 @@ def test_a_ray_evaluation_sweep_survives_a_killed_worker(hub, corpus, tmp_path) 
     records = store.records()
     assert sorted(r["revision"] for r in records) == [u.revision for u in units]  # once each
     assert all(r["values"]["loss"] > 0 for r in records)
+
+
+def test_an_interrupted_sweep_resumes_where_it_stopped(hub, corpus, tmp_path, monkeypatch, capsys):
+    from gemstones.evaluate import sweep
+
+    real = sweep.evaluate_unit
+    calls: list[str] = []
+
+    def interrupted_at_the_second(unit):
+        calls.append(unit.revision)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C while the second checkpoint is evaluated
+        return real(unit)
+
+    monkeypatch.setattr(sweep, "evaluate_unit", interrupted_at_the_second)
+    out_dir = tmp_path / "evals"
+    code, _, err = eval_loss(ONE, corpus, out_dir, capsys)
+    assert code == 130  # the exit status of an interrupt
+    code, out, _ = run(["eval", "results", "--out", str(out_dir), "--format", "json"], capsys)
+    assert [r["revision"] for r in json.loads(out)] == ["step_00000477"]
+    monkeypatch.setattr(sweep, "evaluate_unit", real)
+    code, out, err = eval_loss(ONE, corpus, out_dir, capsys, "--format", "json")
+    assert code == 0 and "1 of 3 checkpoints already evaluated" in err
+    assert [r["revision"] for r in json.loads(out)] == [
+        "step_00000477", "step_00000954", "step_00001431",
+    ]  # fmt: skip
