@@ -321,3 +321,25 @@ def test_an_interrupted_sweep_resumes_where_it_stopped(hub, corpus, tmp_path, mo
     assert [r["revision"] for r in json.loads(out)] == [
         "step_00000477", "step_00000954", "step_00001431",
     ]  # fmt: skip
+
+
+def test_multiple_choice_results_become_accuracy_columns(hub, tmp_path, capsys) -> None:
+    from gemstones.evaluate.results import with_results
+    from registry.catalog import load_catalog
+
+    from .eval_fixtures import write_tasks
+
+    tasks = write_tasks(tmp_path / "quiz.jsonl")
+    out_dir = tmp_path / "evals"
+    code, out, err = run(
+        ["eval", "mc", *ONE, "--max-tokens", "2.1e9", "--tasks", str(tasks), "--out", str(out_dir),
+         "--format", "json"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    (record,) = json.loads(out)
+    assert record["n"] == 4 and 0 <= record["acc"] <= 1 and record["kind"] == "mc"
+    joined = with_results(load_catalog(), out_dir).frame
+    measured = joined.filter(pl.col("eval_acc_quiz").is_not_null())
+    assert measured.select("repo_id", "revision").rows() == [(REPO_768, "step_00000477")]
+    assert measured["eval_acc_norm_quiz"][0] == pytest.approx(record["acc_norm"])
