@@ -328,10 +328,6 @@ def _remove_download(local: Path) -> None:
         local.unlink(missing_ok=True)
 
 
-#: Public name for callers that delete files they downloaded (``gemstones eval --no-keep-weights``).
-remove_download = _remove_download
-
-
 def _fetch_one(
     planned: PlannedFile,
     target: HubTarget,
@@ -535,3 +531,7 @@ def download_checkpoints(
         manifest_path=manifest_path,
         on_bytes=on_bytes,
     )
+
+
+#: Public name for callers that delete files they downloaded (``gemstones eval --no-keep-weights``).
+remove_download = _remove_download
