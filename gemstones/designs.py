@@ -78,8 +78,6 @@ NOMINAL_TOKENS_PER_477_STEPS = 2_000_000_000
 ACCOUNTINGS = ("paper", "input_only", "input_and_head")
 RESOURCES = ("flops", "gpu_hours")
 APPROACH1_METHODS = ("hull", "buckets")
-#: Catalog columns that hold evaluated metrics (see gemstones.evaluate.results).
-EVAL_PREFIX = "eval_"
 
 
 @dataclass(frozen=True)
@@ -425,6 +423,10 @@ def select_rows(design: Design, catalog: Any) -> pl.DataFrame:
     if sel.loss.startswith(EVAL_PREFIX):  # an evaluated metric: only the evaluated checkpoints
         selected = selected.filter(pl.col(sel.loss).is_not_null())
     return selected.sort("width", "depth", "step")
+
+
+#: Catalog columns that hold evaluated metrics (see gemstones.evaluate.results).
+EVAL_PREFIX = "eval_"
 
 
 def with_evaluations(design: Design, catalog: Any) -> Any:
