@@ -77,8 +77,8 @@ class RayExecutor(Executor):
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if self._address is None:
             options["num_cpus"] = self._num_cpus
-        try:
-            ray.init(address=self._address, **options)
+        try:  # "local": a new instance, even when a `ray start` cluster runs on this machine
+            ray.init(address=self._address or "local", **options)
         except (ConnectionError, ValueError, RuntimeError) as error:
             first = (str(error).strip().splitlines() or [type(error).__name__])[0]
             raise GemstonesInputError(
