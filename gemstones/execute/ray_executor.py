@@ -35,6 +35,36 @@ def _import_ray() -> Any:
     return ray
 
 
+#: Seconds allowed to open a TCP connection to ``--address`` before Ray is asked to join it (Ray
+#: itself keeps retrying an unreachable cluster for minutes).
+PROBE_TIMEOUT_S = 10.0
+
+
+def probe_address(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
+    """Fail fast when ``host:port`` (or ``ray://host:port``) does not accept a TCP connection.
+
+    ``auto`` and addresses without a port are left to Ray.
+
+    Raises:
+        GemstonesInputError: nothing listens there (naming the address and what to do).
+    """
+    import re
+    import socket
+
+    match = re.fullmatch(r"(?:ray://)?\[?([^\]/]+?)\]?:(\d{1,5})", address.strip())
+    if match is None:
+        return
+    host, port = match.group(1), int(match.group(2))
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return
+    except OSError as error:
+        raise GemstonesInputError(
+            f"cannot reach a Ray cluster at --address {address!r} ({error.strerror or error}); "
+            "start it (`ray start --head`) or drop --address to run a local Ray instance"
+        ) from None
+
+
 def _cause(error: BaseException) -> BaseException:
     """The exception a Ray task raised, unwrapped from Ray's ``RayTaskError``."""
     cause = getattr(error, "cause", None)
@@ -65,6 +95,8 @@ class RayExecutor(Executor):
         describe: Callable[[object], str] = str,
     ) -> None:
         self._ray = _import_ray()
+        if address is not None:
+            probe_address(address)
         self._address = address
         self._num_cpus = num_cpus
         self._describe = describe

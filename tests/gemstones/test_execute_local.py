@@ -115,3 +115,21 @@ def test_snr_run_sweep_goes_through_the_executor(tmp_path) -> None:
     table, runs = run_sweep(specs, on_step=finished.append, executor=executor)
     assert executor.units == specs and finished == specs
     assert runs["run"].to_list() == [specs[0].name] and table.height > 0
+
+
+def test_an_unreachable_ray_address_fails_fast(capsys) -> None:
+    import socket
+    import time
+
+    with socket.socket() as sock:  # a port nobody listens on: bind, never listen
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        started = time.perf_counter()
+        with pytest.raises(
+            GemstonesInputError,
+            match=rf"cannot reach a Ray cluster at --address '127.0.0.1:{port}'",
+        ):
+            get_executor("ray", address=f"127.0.0.1:{port}")
+        with pytest.raises(GemstonesInputError, match=r"ray://127\.0\.0\.1"):
+            get_executor("ray", address=f"ray://127.0.0.1:{port}")
+    assert time.perf_counter() - started < 10
