@@ -123,7 +123,7 @@ def describe_unit(unit: Any) -> str:
 # --------------------------------------------------------------------------- measuring
 
 
-def load_metric_data(metric: MetricSet, *, check_hash: bool = True) -> Any:
+def load_metric_data(metric: MetricSet) -> Any:
     """Read and validate the metric's corpus (documents) or task file (items).
 
     Raises:
@@ -133,7 +133,7 @@ def load_metric_data(metric: MetricSet, *, check_hash: bool = True) -> Any:
     from gemstones.evaluate.metrics import read_corpus, read_tasks
 
     path = Path(metric.data)
-    if check_hash and (not path.is_file() or file_sha256(path) != metric.data_sha256):
+    if not path.is_file() or file_sha256(path) != metric.data_sha256:
         raise GemstonesInputError(
             f"{metric.data} changed (or vanished) since the sweep was planned; re-run the command"
         )
@@ -242,7 +242,8 @@ def evaluate_unit(unit: EvalUnit) -> dict[str, Any]:
     """Download, evaluate and describe one unit (runs on a worker); returns its result record.
 
     With ``keep_weights=False`` the weights fetched by this unit are deleted afterwards, whether the
-    evaluation succeeded or not; weights already in the cache before are left alone.
+    evaluation succeeded or not (and its download manifest with them); weights already in the cache
+    before are left alone. The record lists every file with its size and hashes either way.
     """
     started = time.perf_counter()
     settings = unit.settings
@@ -272,6 +273,8 @@ def evaluate_unit(unit: EvalUnit) -> dict[str, Any]:
                 local = _cached_path(planned, cache)
                 if local is not None:
                     remove_download(local)
+            if manifest is not None:  # it would list deleted files; the record keeps the hashes
+                manifest.unlink(missing_ok=True)
     return {
         "schema": RECORD_SCHEMA,
         "repo_id": unit.repo_id,

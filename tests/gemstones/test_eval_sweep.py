@@ -219,6 +219,7 @@ def test_no_keep_weights_deletes_only_the_weights_it_fetched(hub, corpus, tmp_pa
     assert weights == [commits["step_00000477"]]  # the user's file stays; the sweep's are gone
     configs = list(cache.glob("models--*/snapshots/*/config.json"))
     assert len(configs) == 3
+    assert not list((tmp_path / "evals" / "manifests").rglob("*.json"))  # no manifest of gone files
 
 
 def test_a_broken_checkpoint_fails_alone_and_is_not_recorded(tmp_path, monkeypatch, corpus, capsys):
