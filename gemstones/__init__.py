@@ -41,6 +41,10 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "fitting.snr": ("snr", "derive_rules", "compression_summary", "convert_rules"),
     "gemstones.slimadam": ("slimadam", "scale_by_slim_adam", "ScaleBySlimAdamState", "state_size", "StateSize"),
     "gemstones.runs.snr_sweep": ("RunSpec", "run_sweep", "sweep_specs"),
+    # evaluating checkpoints, and running work units locally or on Ray
+    "gemstones.evaluate.results": ("MetricSet", "ResultStore", "with_results"),
+    "gemstones.evaluate.sweep": ("EvalSettings", "plan_units", "evaluate_folder"),
+    "gemstones.execute": ("Executor", "Resources", "get_executor", "run_units", "available_executors"),
     # test-time compute
     "fitting.ttc": ("fit_ttc", "fit_curve", "fit_table", "TTCResult", "CurveFit", "chance_level"),
     "fitting.recurrent_compute": ("RecurrentDepthArchitecture", "HUGINN_0125", "materialised_parameters", "forward_flops_per_token"),

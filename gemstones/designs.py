@@ -15,7 +15,9 @@ A design names a data selection, a law and its approach, and the fitting options
     shapes = ["512x12"]       # also widths = [...], depths = [...]
     paper_set = "hot"         # membership in one of the paper's fitting tables
     point = "end"             # cooldown rows: "end", or "cooldown_start" for the loss before it
-    loss = "val_loss"         # loss column
+    loss = "val_loss"         # loss column; or an evaluated metric, e.g. "eval_loss_mycorpus"
+    results = "evals/"        # evaluated metrics: results folder of `gemstones eval --out`
+                              # (default: the user cache's)
     token_count = "exact"     # or "nominal": 2B tokens per 477 steps, as the paper's
                               # Chinchilla-like samples record them
 
@@ -98,6 +100,7 @@ class Selection:
     point: str = "end"
     loss: str = "val_loss"
     token_count: str = "exact"
+    results: str | None = None
 
 
 @dataclass(frozen=True)
@@ -405,16 +408,45 @@ def select_rows(design: Design, catalog: Any) -> pl.DataFrame:
                 f"[selection] shapes: unknown shape {unknown[0]!r}; valid: {', '.join(sorted(known))}"
             )
     if sel.loss not in frame.columns:
-        losses = [c for c in frame.columns if "loss" in c]
+        losses = [c for c in frame.columns if "loss" in c or c.startswith(EVAL_PREFIX)]
+        hint = (
+            "; evaluate it first with `gemstones eval`" if sel.loss.startswith(EVAL_PREFIX) else ""
+        )
         raise GemstonesInputError(
-            f"[selection] loss column {sel.loss!r} is not in the catalog; valid: {', '.join(losses)}"
+            f"[selection] loss column {sel.loss!r} is not in the catalog{hint}; valid: {', '.join(losses)}"
         )
     # spacing "include_final" looks at each run's last step within the variant
     base = frame.filter(pl.col("suite") == sel.suite)
     if sel.variant is not None:
         base = base.filter(pl.col("variant") == sel.variant)
     selected = base.filter(pl.all_horizontal(_catalog_filter(sel)))
+    if sel.loss.startswith(EVAL_PREFIX):  # an evaluated metric: only the evaluated checkpoints
+        selected = selected.filter(pl.col(sel.loss).is_not_null())
     return selected.sort("width", "depth", "step")
+
+
+#: Catalog columns that hold evaluated metrics (see gemstones.evaluate.results).
+EVAL_PREFIX = "eval_"
+
+
+def with_evaluations(design: Design, catalog: Any) -> Any:
+    """The catalog with evaluated metric columns joined when the design fits one (``eval_*``).
+
+    The results folder is ``[selection] results`` (relative to the design file), else the user
+    cache's (see :mod:`gemstones.evaluate.results`).
+    """
+    sel = design.selection
+    frame = catalog.frame if hasattr(catalog, "frame") else catalog
+    if not sel.loss.startswith(EVAL_PREFIX) or sel.loss in frame.columns:
+        return catalog
+    from gemstones.evaluate.results import with_results
+
+    folder = None
+    if sel.results is not None:
+        folder = Path(sel.results)
+        if not folder.is_absolute() and design.path is not None:
+            folder = Path(design.path).parent / folder
+    return with_results(catalog, folder)
 
 
 def fit_table(design: Design, rows: pl.DataFrame) -> pl.DataFrame:
@@ -530,6 +562,7 @@ def design_table(design: Design, catalog: Any | None = None) -> pl.DataFrame:
             from registry.catalog import load_catalog
 
             catalog = load_catalog()
+        catalog = with_evaluations(design, catalog)
         table = fit_table(design, select_rows(design, catalog))
     else:
         table = file_table(design)

@@ -49,16 +49,10 @@ def non_embedding_parameter_count(width: ArrayLike, depth: ArrayLike) -> NDArray
     return parameter_count(width, depth) - 2 * embedding_parameter_count(width)
 
 
-def flops_per_token(
-    width: ArrayLike, depth: ArrayLike, sequence_length: int = SEQUENCE_LENGTH
-) -> NDArray[np.float64]:
-    """Training FLOPs per token (forward + backward) under the paper's accounting.
-
-    Per sequence of T tokens with n_q = n_kv = w/128 heads of 128, MLP width f = 4w, vocabulary V:
-    P projections + RoPE, S attention scores/softmax/values, O output projection, M the MLP,
-    R norms and residuals; forward = d(P+S+O+M+R) + 7wT + 2TwV and
-    backward = d(2P + 2.5S + 2O) + 2(d(M+R) + 7wT + 2TwV). Returned per token: (fwd + bwd) / T.
-    """
+def _flops_per_sequence(
+    width: ArrayLike, depth: ArrayLike, sequence_length: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(forward, backward) FLOPs of one sequence under the paper's accounting (see flops_per_token)."""
     w, d = _as_float(width), _as_float(depth)
     t = float(sequence_length)
     n_q = w / HEAD_DIM
@@ -73,7 +67,32 @@ def flops_per_token(
     head = 7 * w * t + 2 * t * w * v
     forward = d * (projections + scores + output + mlp + residual) + head
     backward = d * (2 * projections + 2.5 * scores + 2 * output) + 2 * (d * (mlp + residual) + head)
-    return (forward + backward) / t
+    return forward, backward
+
+
+def flops_per_token(
+    width: ArrayLike, depth: ArrayLike, sequence_length: int = SEQUENCE_LENGTH
+) -> NDArray[np.float64]:
+    """Training FLOPs per token (forward + backward) under the paper's accounting.
+
+    Per sequence of T tokens with n_q = n_kv = w/128 heads of 128, MLP width f = 4w, vocabulary V:
+    P projections + RoPE, S attention scores/softmax/values, O output projection, M the MLP,
+    R norms and residuals; forward = d(P+S+O+M+R) + 7wT + 2TwV and
+    backward = d(2P + 2.5S + 2O) + 2(d(M+R) + 7wT + 2TwV). Returned per token: (fwd + bwd) / T.
+    """
+    forward, backward = _flops_per_sequence(width, depth, sequence_length)
+    return (forward + backward) / float(sequence_length)
+
+
+def forward_flops_per_token(
+    width: ArrayLike, depth: ArrayLike, sequence_length: int = SEQUENCE_LENGTH
+) -> NDArray[np.float64]:
+    """Forward-only FLOPs per token (evaluation), the forward part of :func:`flops_per_token`.
+
+    ``sequence_length`` is the evaluation context: the attention terms grow with it.
+    """
+    forward, _ = _flops_per_sequence(width, depth, sequence_length)
+    return forward / float(sequence_length)
 
 
 def tokens_at_step(step: ArrayLike) -> NDArray[np.int64]:

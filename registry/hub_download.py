@@ -661,3 +661,7 @@ def download_checkpoints(
         manifest_path=manifest_path,
         on_bytes=on_bytes,
     )
+
+
+#: Public name for callers that delete files they downloaded (``gemstones eval --no-keep-weights``).
+remove_download = _remove_download

@@ -17,7 +17,7 @@ from gemstones.errors import GemstonesInputError
 from registry.errors import HubError, RegistryInputError
 
 # Importing the command modules registers their commands on ``app``.
-from . import fit_cmds, frontier_cmds, hub_cmds, registry_cmds, snr_cmds, ttc_cmds  # noqa: F401
+from . import eval_cmds, fit_cmds, frontier_cmds, hub_cmds, registry_cmds, snr_cmds, ttc_cmds  # noqa: F401
 from .app import app
 
 USER_ERRORS = (GemstonesInputError, RegistryInputError, FitInputError)

@@ -15,6 +15,7 @@ import typer
 from gemstones.errors import GemstonesInputError
 
 from .app import snr_app
+from .execution import AddressOption, ExecutorOption, failures_as_errors, make_executor
 
 _UPSTREAM_COLUMNS = {"step", "key", "shape", "compress_dims", "snr"}
 
@@ -270,6 +271,8 @@ def sweep_command(
     seq_len: Annotated[int, typer.Option(help="Window length in bytes.")] = 64,
     records: Annotated[int, typer.Option(help="Number of steps at which SNR is recorded.")] = 8,
     seed: Annotated[int, typer.Option(help="Initialisation and data-order seed.")] = 0,
+    executor: ExecutorOption = "local",
+    address: AddressOption = None,
 ) -> None:
     """Train a grid of small transformers on stdlib source with AdamW and record second-moment SNR.
 
@@ -299,6 +302,7 @@ def sweep_command(
     specs = sweep_specs(
         width_list, _parse_list(depths, int, "--depths"), _parse_list(lrs, float, "--lrs"), base
     )
+    runner = make_executor(executor, address)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -312,7 +316,8 @@ def sweep_command(
             following = specs[done].name if done < len(specs) else "done"
             progress.update(task, advance=1, description=f"sweep ({following})")
 
-        table, runs = run_sweep(specs, on_step=advance)
+        with runner, failures_as_errors():
+            table, runs = run_sweep(specs, on_step=advance, executor=runner)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_table(table, out)
     runs_path = write_table(runs, out.with_name(f"{out.stem}_runs{out.suffix}"))

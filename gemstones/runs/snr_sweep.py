@@ -262,46 +262,65 @@ def sweep_specs(
     return [replace(base, width=w, depth=d, lr=lr) for w in widths for d in depths for lr in lrs]
 
 
+def sweep_unit(spec: RunSpec) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """One run of a sweep as a work unit: train with AdamW, return its SNR rows and its summary row.
+
+    Module-level and returning plain tables, so any executor (a Ray worker too) can run it.
+    """
+    result = train(spec)
+    table = result.snr.with_columns(
+        pl.lit(spec.name).alias("run"),
+        pl.lit(spec.width).alias("width"),
+        pl.lit(spec.depth).alias("depth"),
+        pl.lit(spec.lr).alias("lr"),
+    ).select(SWEEP_COLUMNS)
+    row = {
+        "run": spec.name,
+        "width": spec.width,
+        "depth": spec.depth,
+        "lr": spec.lr,
+        "steps": spec.steps,
+        "n_params": result.n_params,
+        "final_train_loss": result.final_loss,
+        "val_loss": result.val_loss,
+        "seconds_per_step": result.seconds_per_step,
+    }
+    return table, row
+
+
 def run_sweep(
     specs: Sequence[RunSpec],
-    on_step: Callable[[RunResult], None] | None = None,
+    on_step: Callable[[RunSpec], None] | None = None,
+    *,
+    executor: Any = None,
+    resources: Any = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Run every spec with AdamW, recording SNR.
+    """Run every spec with AdamW, recording SNR, on an executor (in this process by default).
 
     Args:
         specs: the runs (see :func:`sweep_specs`).
-        on_step: called after each run (progress reporting).
+        on_step: called with each run's spec as it finishes (progress reporting).
+        executor: a :class:`gemstones.execute.Executor` (default: the ``local`` one).
+        resources: what each run asks of the executor (default: one CPU).
 
     Returns:
         ``(snr_table, runs_table)``: the tidy SNR table (:data:`fitting.snr_trends.SWEEP_COLUMNS`) and
-        one row per run with its losses, parameter count and step time.
+        one row per run with its losses, parameter count and step time, both in the order of ``specs``.
+
+    Raises:
+        gemstones.execute.UnitsFailed: a run failed (after the others finished).
     """
-    tables, runs = [], []
-    for spec in specs:
-        result = train(spec)
-        tables.append(
-            result.snr.with_columns(
-                pl.lit(spec.name).alias("run"),
-                pl.lit(spec.width).alias("width"),
-                pl.lit(spec.depth).alias("depth"),
-                pl.lit(spec.lr).alias("lr"),
-            ).select(SWEEP_COLUMNS)
-        )
-        runs.append(
-            {
-                "run": spec.name,
-                "width": spec.width,
-                "depth": spec.depth,
-                "lr": spec.lr,
-                "steps": spec.steps,
-                "n_params": result.n_params,
-                "final_train_loss": result.final_loss,
-                "val_loss": result.val_loss,
-                "seconds_per_step": result.seconds_per_step,
-            }
-        )
-        if on_step is not None:
-            on_step(result)
+    from gemstones.execute import DEFAULT_RESOURCES, LocalExecutor
+
+    runner = executor if executor is not None else LocalExecutor()
+    outputs = runner.map(
+        sweep_unit,
+        list(specs),
+        resources=resources if resources is not None else DEFAULT_RESOURCES,
+        on_result=None if on_step is None else (lambda spec, _: on_step(spec)),
+    )
+    tables = [table for table, _ in outputs]
+    runs = [row for _, row in outputs]
     return pl.concat(tables), pl.DataFrame(runs)
 
 
