@@ -73,12 +73,13 @@ def plot_curves(
     """
     import matplotlib.pyplot as plt
 
-    folder.mkdir(parents=True, exist_ok=True)
+    from registry.atomic import savefig_atomic
+
     fig = draw_curves(curves, x=x)
     written = []
     for suffix in ("png", "pdf"):
         path = folder / f"{stem}_{x}.{suffix}"
-        fig.savefig(path, dpi=120)
+        savefig_atomic(fig, path, dpi=120)
         written.append(path)
     plt.close(fig)
     return written

@@ -8,7 +8,6 @@ reloads) a tiny recurrent-depth model and writes its curve in the same lm-eval l
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ import typer
 from gemstones.errors import GemstonesInputError
 
 from .app import recurrent_app, ttc_app
+from .output import dumps_json
 
 
 def _parse_chance(items: list[str] | None) -> dict[str, float]:
@@ -105,7 +105,7 @@ def fit_command(
             progress=lambda done, total: bar.update(job, completed=done, total=total),
         )
     if output_format == "json":
-        typer.echo(json.dumps([curve_record(c) for c in curves], indent=2))
+        typer.echo(dumps_json([curve_record(c) for c in curves]))
     else:
         _print_table(curves, x)
     if plot is not None:
@@ -219,7 +219,7 @@ def recurrent_run_command(
     for value, acc in outcome.accuracies.items():
         typer.echo(f"  r={value:>3d}  acc={acc:.4f}")
     exits = recurrent.adaptive_exit(model, thresholds, max_r=max(rs))
-    recurrent.exit_frame(exits).write_csv(folder / recurrent.EXIT_FILE)
+    recurrent.write_exit_frame(exits, folder)
     typer.echo(f"adaptive exit (KL threshold -> mean steps, accuracy; cap r={max(rs)}):")
     for e in exits:
         typer.echo(f"  {e.threshold:8.0e}  {e.mean_steps:6.2f}  {e.accuracy:.4f}")
