@@ -110,7 +110,13 @@ def check_output_file(path: str | Path, option: str = "output file") -> Path:
         raise OutputPathError(f"{option} {str(file)!r} is a folder; give a file name")
     if file.name in ("", ".", ".."):
         raise OutputPathError(f"{option} {str(file)!r} names no file")
-    check_output_dir(file.parent, option=f"{option} {str(file)!r}: the folder")
+    existing = _first_existing(file.parent)
+    if not existing.is_dir():
+        raise OutputPathError(
+            f"{option} {str(file)!r} sits under the file {str(existing)!r}; give a path in a folder"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputPathError(f"{option} {str(file)!r}: no write permission in {str(existing)!r}")
     return file
 
 

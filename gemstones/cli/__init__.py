@@ -48,6 +48,20 @@ def _fail(message: object, code: int) -> None:
     sys.exit(code)
 
 
+def _given_value(args: Sequence[str], usage: Exception) -> str | None:
+    """The text the user gave for the option a ``BadParameter`` names (``--opt V`` or ``--opt=V``)."""
+    options = getattr(getattr(usage, "param", None), "opts", None) or []
+    for index, token in enumerate(args):
+        for option in options:
+            if not option.startswith("-"):
+                continue
+            if token == option and index + 1 < len(args):
+                return args[index + 1]
+            if token.startswith(f"{option}="):
+                return token[len(option) + 1 :]
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI; every failure ends in one line ``error: ...`` and an exit code, never a traceback.
 
@@ -58,9 +72,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         >>> main(["registry", "stats", "--format", "json"])  # doctest: +SKIP
     """
     command = typer.main.get_command(app)
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
         code = command.main(
-            args=list(argv) if argv is not None else None,
+            args=args,
             prog_name="gemstones",
             standalone_mode=False,
         )
@@ -68,9 +83,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(usage.exit_code)
     except click.exceptions.ClickException as usage:
         hint = ""
+        given = _given_value(args, usage)
+        if given is not None:
+            hint += f" (got {given!r})"
         context = getattr(usage, "ctx", None)
         if isinstance(usage, click.exceptions.UsageError) and context is not None:
-            hint = f" (see `{context.command_path} --help`)"
+            hint += f" (see `{context.command_path} --help`)"
         _fail(f"{one_line(usage.format_message())}{hint}", usage.exit_code)
     except USER_ERRORS as mistake:
         _fail(mistake, 2)

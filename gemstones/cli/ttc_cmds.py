@@ -196,6 +196,7 @@ def recurrent_run_command(
         out
         or Path("recurrent-runs") / f"{task}-len{length}-h{hidden}-steps{train_steps}-seed{seed}"
     )
+    recurrent.check_run_folder(folder)
     with Progress(
         TextColumn("training"),
         BarColumn(),

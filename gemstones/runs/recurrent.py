@@ -632,6 +632,17 @@ def write_results(
     return written
 
 
+def check_run_folder(out: Path) -> Path:
+    """Check that ``out`` (and ``out/lm_eval``) can be folders, before any training.
+
+    Raises:
+        OutputPathError: one of them is a file or sits under a file.
+    """
+    check_output_dir(out, "--out")
+    check_output_dir(Path(out) / RESULTS_DIR, "--out")
+    return Path(out)
+
+
 @dataclass(frozen=True)
 class RecurrentRun:
     """The outcome of ``run``: the model, its accuracy per r, the files written, whether loaded."""
@@ -659,8 +670,7 @@ def run(
     if not rs:
         raise GemstonesInputError("no r values to evaluate; pass e.g. --r 1,2,4,8")
     check_r_values(list(rs))
-    check_output_dir(out, "--out")
-    check_output_dir(Path(out) / RESULTS_DIR, "--out")
+    check_run_folder(out)
     model = load_model(out, expected=config)
     loaded = model is not None
     if model is None:
