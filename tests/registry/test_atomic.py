@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,30 @@ def test_strict_json_has_no_nan_or_infinity() -> None:
         "b": [None, None, 1.5],
     }
     assert json.loads(dumps_strict_json(np.float32("nan"))) is None
+
+
+WRITE_CALLS = re.compile(
+    r"\.write_text\(|\.write_bytes\(|\.savefig\(|\bnp\.save|\bnumpy\.save|json\.dump\(|"
+    r"\.write_parquet\([^)]|\.write_csv\([^)]|\.write_ndjson\([^)]|\.to_csv\(|\.to_parquet\(|"
+    r"\bopen\([^)]*[\"'][wax]b?\+?[\"']|\.open\([\"'][wax]"
+)
+
+
+def test_the_package_writes_files_only_through_registry_atomic() -> None:
+    """Every write in the three packages goes through ``registry/atomic.py``.
+
+    A line may opt out with the comment ``atomic-exempt: <reason>`` (e.g. a resumable download).
+    """
+    root = Path(atomic.__file__).resolve().parents[1]
+    offenders = []
+    for package in ("gemstones", "registry", "fitting"):
+        for source in sorted((root / package).rglob("*.py")):
+            if source.name == "atomic.py" and source.parent.name == "registry":
+                continue
+            for number, line in enumerate(source.read_text().splitlines(), 1):
+                code = line.strip()
+                if code.startswith((">>>", "...", "#")) or "atomic-exempt:" in line:
+                    continue
+                if WRITE_CALLS.search(code):
+                    offenders.append(f"{source.relative_to(root)}:{number}: {code}")
+    assert offenders == []
