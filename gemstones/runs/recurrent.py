@@ -743,5 +743,7 @@ def _positive_int(part: str, text: str) -> int:
     except ValueError:
         raise GemstonesInputError(f"--r {text!r}: {part!r} is not a whole number") from None
     if not 1 <= value <= MAX_R:
-        raise GemstonesInputError(f"--r {text!r}: {value} is out of range; valid: 1 to {MAX_R:,}")
+        raise GemstonesInputError(
+            f"--r {text!r}: {value} is out of range; r must be >= 1 and <= {MAX_R:,}"
+        )
     return value

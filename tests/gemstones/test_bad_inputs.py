@@ -225,7 +225,7 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("sweep-out-is-folder", ["snr", "sweep", "--steps", "2", "--out", "{a_folder}/dir.parquet"], 2, "is a folder"),
     ("recurrent-out-is-file", ["recurrent", "run", "--train-steps", "2", "--r", "1,2", "--out", "{a_file}"], 2, "is a file; give a folder"),
     # --- bounded work ------------------------------------------------------------------------------------
-    ("r-billion", ["recurrent", "run", "--r", "1,2,...,1000000000", "--out", "{root}/rec"], 2, "1000000000 is out of range; valid: 1 to 4,096"),
+    ("r-billion", ["recurrent", "run", "--r", "1,2,...,1000000000", "--out", "{root}/rec"], 2, "1000000000 is out of range; r must be >= 1 and <= 4,096"),
     ("r-too-many", ["recurrent", "run", "--r", "1,2,3,...,4096", "--out", "{root}/rec"], 2, "expands to more than 256 values"),
     ("r-zero", ["recurrent", "run", "--r", "0,1", "--out", "{root}/rec"], 2, "0 is out of range"),
     ("r-empty-entry", ["recurrent", "run", "--r", "1,,2", "--out", "{root}/rec"], 2, "--r '1,,2' has an empty value"),
