@@ -293,8 +293,13 @@ def parse_design(data: Mapping[str, Any], *, path: str | None = None) -> Design:
     law = _section("law", data.get("law", {}))
     options = _section("fit", data.get("fit", {}))
     columns = data.get("columns", {})
-    if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
-        raise GemstonesInputError("[columns] must map canonical names to column names (strings)")
+    if not isinstance(columns, dict):
+        raise GemstonesInputError(f"[columns] must be a table; got {columns!r}")
+    for key, value in columns.items():
+        if not isinstance(value, str) or not value:
+            raise GemstonesInputError(
+                f"[columns] {key} = {value!r}: a column name must be a non-empty string"
+            )
     _check_keys("[columns]", columns, CANONICAL_COLUMNS)
 
     if selection.variant is not None:

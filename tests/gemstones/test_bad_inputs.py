@@ -90,6 +90,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             "file_text.toml",
             '[selection]\nsource = "text_number.csv"\n[columns]\nparams = "n"\ntokens = "n"\nloss = "y"\n',
         ),
+        "design_columns": _write(root, "columns.toml", "[columns]\nparams = 5\n"),
+        "design_section_array": _write(
+            root, "section_array.toml", "[[selection]]\nvariant = 'main'\n"
+        ),
         # JSON documents
         "json_broken": _write(root, "broken.json", '{"attention": ["attn"'),
         "json_list": _write(root, "list.json", '["attn", "mlp"]'),
@@ -169,6 +173,8 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("design-step-text", ["fit", "--design", "{design_step_text}"], 2, "[selection] max_step must be an integer; got '23850'"),
     ("design-tokens-inf", ["fit", "--design", "{design_tokens_inf}"], 2, "[selection] min_tokens must be a finite number; got -inf"),
     ("design-file-text", ["fit", "--design", "{design_file_text}"], 2, "text_number.csv: row 2, column 'loss': 'lots' is not a number"),
+    ("design-columns-number", ["fit", "--design", "{design_columns}"], 2, "[columns] params = 5: a column name must be a non-empty string"),
+    ("design-section-array", ["fit", "--design", "{design_section_array}"], 2, "[selection] must be a table; got [{'variant': 'main'}]"),
     ("designs-show-binary", ["designs", "show", "{design_binary}"], 2, "is not UTF-8 text"),
     # --- JSON documents -------------------------------------------------------------------------------
     ("layer-map-broken", ["snr", "rules", "--csv", str(SNR_CSV), "--layer-map", "{json_broken}"], 2, "broken.json' is not valid JSON"),
@@ -265,3 +271,17 @@ def test_the_table_covers_every_class() -> None:
     classes = {case_id.split("-")[0] for case_id, *_ in CASES}
     assert len(CASES) >= 100
     assert {"table", "snr", "design", "layer", "delta", "filter", "r", "sweep", "limit"} <= classes
+
+
+def test_every_json_output_goes_through_the_strict_encoder() -> None:
+    """``--format json`` printing goes through ``gemstones.cli.output.dumps_json`` (no NaN/Infinity)."""
+    import gemstones.cli
+
+    folder = Path(gemstones.cli.__file__).parent
+    direct = [
+        f"{source.name}:{number}"
+        for source in sorted(folder.glob("*.py"))
+        for number, line in enumerate(source.read_text().splitlines(), 1)
+        if "echo(json.dumps" in line.replace(" ", "")
+    ]
+    assert direct == []
