@@ -285,3 +285,26 @@ def test_every_json_output_goes_through_the_strict_encoder() -> None:
         if "echo(json.dumps" in line.replace(" ", "")
     ]
     assert direct == []
+
+
+@pytest.mark.parametrize(
+    "case_id", ["table-empty-csv", "limit-huge", "design-binary", "limit-text", "r-billion"]
+)
+def test_the_console_script_prints_the_same_single_line(
+    files: dict[str, str], case_id: str
+) -> None:
+    """A few cases through a real process (argv from the command line, exit status, real stderr)."""
+    import subprocess
+    import sys
+
+    argv, code, message = next(case[1:] for case in CASES if case[0] == case_id)
+    result = subprocess.run(
+        [sys.executable, "-c", "from gemstones.cli import main; main()"]
+        + [part.format(**files) for part in argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == code
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    assert message in result.stderr and "Traceback" not in result.stderr
