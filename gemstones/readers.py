@@ -216,7 +216,16 @@ def numeric_columns(
     casts = []
     for column in columns:
         values = frame[column]
-        as_float = values.cast(pl.Float64, strict=False)
+        if values.dtype.is_nested() or values.dtype in (pl.Boolean, pl.Object):
+            raise GemstonesInputError(
+                f"{source}: column {column!r} holds {values.dtype} values, not numbers"
+            )
+        try:
+            as_float = values.cast(pl.Float64, strict=False)
+        except _POLARS_ERRORS:
+            raise GemstonesInputError(
+                f"{source}: column {column!r} holds {values.dtype} values, not numbers"
+            ) from None
         if dtype.is_integer():
             converted = as_float.cast(dtype, strict=False)
             bad = converted.is_null() | (converted.cast(pl.Float64) != as_float).fill_null(True)

@@ -145,7 +145,7 @@ def _create_temporary(path: Path) -> Path:
 
 
 def _fsync_file(path: Path) -> None:
-    handle = os.open(path, os.O_RDONLY)
+    handle = os.open(path, os.O_RDWR)  # some systems refuse fsync on a read-only descriptor
     try:
         os.fsync(handle)
     finally:

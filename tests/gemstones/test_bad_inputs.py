@@ -59,6 +59,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "folder_csv": root / "folder.csv",
         "text_number": _write(root, "text_number.csv", "n,y\n1,2\n2,lots\n3,1\n"),
         "blank_cell": _write(root, "blank_cell.csv", "n,y\n1,2\n2,\n3,1\n"),
+        "struct_jsonl": _write(
+            root, "struct.jsonl", '{"n": {"a": 1}, "y": 1}\n{"n": {"a": 2}, "y": 2}\n'
+        ),
+        "list_jsonl": _write(root, "list.jsonl", '{"n": [1, 2], "y": 1}\n'),
+        "bool_jsonl": _write(root, "bool.jsonl", '{"n": true, "y": 1}\n{"n": false, "y": 2}\n'),
         # SNR CSVs
         "snr_step_text": _write(root, "snr_step.csv", SNR_HEADER + 'one,wte,"(4, 4)","(0,)",1.5\n'),
         "snr_step_float": _write(
@@ -141,6 +146,9 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("table-missing", ["fit", "--data", "{root}/nope.csv", "--x", "n", "--y", "y"], 2, "nope.csv' does not exist"),
     ("table-text-number", ["fit", "--data", "{text_number}", "--x", "n", "--y", "y"], 2, "row 2, column 'y': 'lots' is not a number"),
     ("table-blank-cell", ["fit", "--data", "{blank_cell}", "--x", "n", "--y", "y"], 2, "row 2 has no value in column 'y'"),
+    ("table-struct-values", ["fit", "--data", "{struct_jsonl}", "--x", "n", "--y", "y"], 2, "column 'n' holds Struct({'a': Int64}) values, not numbers"),
+    ("table-list-values", ["fit", "--data", "{list_jsonl}", "--x", "n", "--y", "y"], 2, "column 'n' holds List(Int64) values, not numbers"),
+    ("table-bool-values", ["fit", "--data", "{bool_jsonl}", "--x", "n", "--y", "y"], 2, "column 'n' holds Boolean values, not numbers"),
     ("table-unknown-column", ["fit", "--data", "{good}", "--x", "m", "--y", "y"], 2, "column 'm' is not in good.csv"),
     # --- --x / --y ------------------------------------------------------------------------------
     ("x-named-loss", ["fit", "--data", "{good}", "--x", "n,loss", "--y", "y"], 2, "includes 'loss'"),

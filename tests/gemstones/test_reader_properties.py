@@ -97,6 +97,36 @@ def _is_number(text: str) -> bool:
     return text.strip() == text and text != ""
 
 
+jsonl_values = st.recursive(
+    st.one_of(
+        st.none(), st.booleans(), st.integers(-(10**20), 10**20), st.floats(), st.text(max_size=4)
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=2), st.dictionaries(st.sampled_from("ab"), inner, max_size=2)
+    ),
+    max_leaves=4,
+)
+
+
+@SETTINGS
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries({"a": jsonl_values, "b": jsonl_values}), min_size=1, max_size=5
+    )
+)
+def test_numeric_columns_of_any_json_lines_are_numbers_or_an_input_error(rows: list[dict]) -> None:
+    folder = tempfile.TemporaryDirectory()
+    with folder:
+        path = Path(folder.name) / "t.jsonl"
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        try:
+            frame = numeric_columns(read_table(path), ["a", "b"], path.name)
+        except GemstonesInputError as error:
+            assert "\n" not in one_line(error)
+        else:
+            assert frame.schema["a"] == pl.Float64 and frame.schema["b"] == pl.Float64
+
+
 toml_scalars = st.one_of(
     st.integers(-(2**63), 2**63 - 1),
     st.floats(),
