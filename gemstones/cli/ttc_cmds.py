@@ -197,6 +197,7 @@ def recurrent_run_command(
         or Path("recurrent-runs") / f"{task}-len{length}-h{hidden}-steps{train_steps}-seed{seed}"
     )
     recurrent.check_run_folder(folder)
+    recurrent.check_exit_thresholds(thresholds)
     with Progress(
         TextColumn("training"),
         BarColumn(),

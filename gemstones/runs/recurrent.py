@@ -402,15 +402,7 @@ def adaptive_exit(
     import jax.numpy as jnp
 
     check_r_values([max_r])
-    if len(thresholds) > MAX_EXIT_THRESHOLDS:
-        raise GemstonesInputError(
-            f"{len(thresholds)} exit thresholds; at most {MAX_EXIT_THRESHOLDS} are evaluated"
-        )
-    bad = [t for t in thresholds if not (math.isfinite(t) and t >= 0)]
-    if bad:
-        raise GemstonesInputError(
-            f"exit threshold {bad[0]!r} must be a finite KL divergence >= 0 (e.g. 1e-3)"
-        )
+    check_exit_thresholds(thresholds)
     bits, targets = _eval_set(model.config, length)
     params = {k: jnp.asarray(v) for k, v in model.params.items()}
 
@@ -447,6 +439,23 @@ def adaptive_exit(
             )
         )
     return results
+
+
+def check_exit_thresholds(thresholds: Sequence[float]) -> None:
+    """At most ``MAX_EXIT_THRESHOLDS`` thresholds, each a finite KL divergence >= 0.
+
+    Raises:
+        GemstonesInputError: naming the count or the first bad threshold.
+    """
+    if len(thresholds) > MAX_EXIT_THRESHOLDS:
+        raise GemstonesInputError(
+            f"{len(thresholds)} exit thresholds; at most {MAX_EXIT_THRESHOLDS} are evaluated"
+        )
+    bad = [t for t in thresholds if not (math.isfinite(t) and t >= 0)]
+    if bad:
+        raise GemstonesInputError(
+            f"exit threshold {bad[0]!r} must be a finite KL divergence >= 0 (e.g. 1e-3)"
+        )
 
 
 def exit_frame(exits: Sequence[AdaptiveExit]) -> pl.DataFrame:

@@ -243,6 +243,8 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("r-too-many", ["recurrent", "run", "--r", "1,2,3,...,4096", "--out", "{root}/rec"], 2, "expands to more than 256 values"),
     ("r-zero", ["recurrent", "run", "--r", "0,1", "--out", "{root}/rec"], 2, "0 is out of range"),
     ("r-empty-entry", ["recurrent", "run", "--r", "1,,2", "--out", "{root}/rec"], 2, "--r '1,,2' has an empty value"),
+    ("exit-thresholds-nan", ["recurrent", "run", "--exit-thresholds", "1e-2,nan", "--out", "{root}/rec"], 2, "exit threshold nan must be a finite KL divergence"),
+    ("exit-thresholds-many", ["recurrent", "run", "--exit-thresholds", ",".join(["1e-3"] * 65), "--out", "{root}/rec"], 2, "65 exit thresholds; at most 64"),
     ("recurrent-length-huge", ["recurrent", "run", "--length", "100000", "--out", "{root}/rec"], 2, "length=100000 is out of range; valid: whole numbers 1 to 1,024"),
     ("recurrent-steps-huge", ["recurrent", "run", "--train-steps", "10000000000", "--out", "{root}/rec"], 2, "train_steps=10000000000 is out of range"),
     ("sweep-too-many-runs", ["snr", "sweep", "--widths", ",".join(str(16 * i) for i in range(1, 17)), "--depths", "1,2,3,4", "--lrs", "1e-3,2e-3,3e-3,4e-3,5e-3"], 2, "= 320 runs; at most 256"),
