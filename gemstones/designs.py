@@ -46,8 +46,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import time
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +58,7 @@ import polars as pl
 
 from fitting.laws import NAMED_LAWS, law_form
 from gemstones.errors import GemstonesInputError
+from gemstones.readers import TABLE_SUFFIXES, numeric_columns, read_table, read_toml_file
 from registry import architecture as arch
 from registry.embedded import embedded_path
 
@@ -78,6 +79,9 @@ NOMINAL_TOKENS_PER_477_STEPS = 2_000_000_000
 ACCOUNTINGS = ("paper", "input_only", "input_and_head")
 RESOURCES = ("flops", "gpu_hours")
 APPROACH1_METHODS = ("hull", "buckets")
+MAX_SEED = 2**32 - 1
+MAX_POLISH = 10_000
+MAX_BUCKETS = 1_000
 
 
 @dataclass(frozen=True)
@@ -174,8 +178,7 @@ class Design:
         if embeddings is not None:
             law_spec = dataclasses.replace(law_spec, embeddings=embeddings)
         options = self.fit if delta is None else dataclasses.replace(self.fit, delta=delta)
-        if options.delta <= 0:
-            raise GemstonesInputError(f"delta must be positive; got {options.delta}")
+        check_delta(options.delta, "delta")
         return dataclasses.replace(self, law=law_spec, fit=options)
 
     def to_dict(self) -> dict[str, Any]:
@@ -225,6 +228,8 @@ def _coerce(section: str, key: str, value: Any, type_text: str) -> Any:
     if base == "float":
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise GemstonesInputError(f"{where} must be a number; got {value!r}")
+        if not math.isfinite(float(value)):
+            raise GemstonesInputError(f"{where} must be a finite number; got {value!r}")
         return float(value)
     if base == "str":
         if not isinstance(value, str):
@@ -256,6 +261,24 @@ def _check_choice(where: str, value: Any, valid: tuple[Any, ...]) -> None:
         raise GemstonesInputError(f"{where} = {value!r} is not valid; valid values: {shown}")
 
 
+def check_delta(delta: float, where: str = "--delta") -> float:
+    """``delta`` if it is a positive, finite number (the Huber threshold).
+
+    Raises:
+        GemstonesInputError: zero, negative, NaN or infinite.
+    """
+    if not (math.isfinite(delta) and delta > 0):
+        raise GemstonesInputError(
+            f"{where} must be a positive, finite number (the paper uses 1e-4); got {delta!r}"
+        )
+    return delta
+
+
+def _check_range(where: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise GemstonesInputError(f"{where} must be between {low} and {high:,}; got {value!r}")
+
+
 def parse_design(data: Mapping[str, Any], *, path: str | None = None) -> Design:
     """Build and validate a ``Design`` from parsed TOML.
 
@@ -273,8 +296,13 @@ def parse_design(data: Mapping[str, Any], *, path: str | None = None) -> Design:
     law = _section("law", data.get("law", {}))
     options = _section("fit", data.get("fit", {}))
     columns = data.get("columns", {})
-    if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
-        raise GemstonesInputError("[columns] must map canonical names to column names (strings)")
+    if not isinstance(columns, dict):
+        raise GemstonesInputError(f"[columns] must be a table; got {columns!r}")
+    for key, value in columns.items():
+        if not isinstance(value, str) or not value:
+            raise GemstonesInputError(
+                f"[columns] {key} = {value!r}: a column name must be a non-empty string"
+            )
     _check_keys("[columns]", columns, CANONICAL_COLUMNS)
 
     if selection.variant is not None:
@@ -295,10 +323,18 @@ def parse_design(data: Mapping[str, Any], *, path: str | None = None) -> Design:
         law_form(law.variables)
     _check_choice("[fit] resource", options.resource, RESOURCES)
     _check_choice("[fit] method", options.method, APPROACH1_METHODS)
-    if options.delta <= 0:
-        raise GemstonesInputError(f"[fit] delta must be positive; got {options.delta}")
-    if options.n_polish < 1:
-        raise GemstonesInputError(f"[fit] n_polish must be >= 1; got {options.n_polish}")
+    check_delta(options.delta, "[fit] delta")
+    _check_range("[fit] seed", options.seed, 0, MAX_SEED)
+    _check_range("[fit] n_polish", options.n_polish, 1, MAX_POLISH)
+    _check_range("[fit] n_buckets", options.n_buckets, 1, MAX_BUCKETS)
+    for key in ("min_step", "max_step"):
+        value = getattr(selection, key)
+        if value is not None:
+            _check_range(f"[selection] {key}", value, 0, 2**62)
+    for key in ("min_tokens", "max_tokens"):
+        value = getattr(selection, key)
+        if value is not None and value < 0:
+            raise GemstonesInputError(f"[selection] {key} must be >= 0; got {value!r}")
     return Design(
         name=name,
         description=description,
@@ -339,11 +375,7 @@ def load_design(name_or_path: str | Path) -> Design:
                 f"unknown design {text!r}; built-in designs: {', '.join(list_designs())} "
                 "(or pass a path to a .toml file)"
             )
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as bad:
-        raise GemstonesInputError(f"design {str(path)!r} is not valid TOML: {bad}") from None
-    return parse_design(data, path=str(path))
+    return parse_design(read_toml_file(path, "design"), path=str(path))
 
 
 # --------------------------------------------------------------------------- selection
@@ -508,26 +540,13 @@ def _apply_embeddings(design: Design, table: pl.DataFrame) -> pl.DataFrame:
 
 
 def read_table_file(path: str | Path) -> pl.DataFrame:
-    """Read a CSV, parquet or JSON-lines table.
+    """Read a CSV, parquet or JSON-lines table (see ``gemstones.readers.read_table``).
 
     Raises:
-        GemstonesInputError: missing file or unsupported suffix.
+        GemstonesInputError: missing, empty or unreadable file, or an unsupported suffix
+            (valid: ``TABLE_SUFFIXES``).
     """
-    file = Path(path)
-    if not file.is_file():
-        raise GemstonesInputError(f"data file {str(file)!r} does not exist")
-    readers = {
-        ".csv": pl.read_csv,
-        ".parquet": pl.read_parquet,
-        ".jsonl": pl.read_ndjson,
-        ".ndjson": pl.read_ndjson,
-    }
-    reader = readers.get(file.suffix.lower())
-    if reader is None:
-        raise GemstonesInputError(
-            f"unsupported data file {file.name!r}; valid suffixes: {', '.join(readers)}"
-        )
-    return reader(file)
+    return read_table(path, "data file", suffixes=TABLE_SUFFIXES)
 
 
 def file_table(design: Design) -> pl.DataFrame:
@@ -543,6 +562,7 @@ def file_table(design: Design) -> pl.DataFrame:
         mapping["loss"] = design.selection.loss
     present = {canonical: col for canonical, col in mapping.items() if col in raw.columns}
     table = raw.select([pl.col(col).alias(canonical) for canonical, col in present.items()])
+    table = numeric_columns(table, table.columns, source.name, allow_missing=True)
     sel = design.selection
     if sel.min_tokens is not None and "tokens" in table.columns:
         table = table.filter(pl.col("tokens") >= sel.min_tokens)
@@ -550,8 +570,6 @@ def file_table(design: Design) -> pl.DataFrame:
         table = table.filter(pl.col("tokens") <= sel.max_tokens)
     if sel.widths is not None and "width" in table.columns:
         table = table.filter(pl.col("width").is_in(list(sel.widths)))
-    for column in table.columns:
-        table = table.with_columns(pl.col(column).cast(pl.Float64, strict=False))
     return _apply_embeddings(design, table)
 
 

@@ -8,7 +8,8 @@
 - ``plot_residuals``: log residuals of the fit against tokens, one panel per shape.
 - ``write_design_plots``: all of the above for a fitted design, into one folder.
 
-Matplotlib is used through its non-interactive Agg backend (no display needed).
+Figures are built with ``matplotlib.figure.Figure`` (no pyplot, no backend switch, no display
+needed) and written through ``registry.atomic.savefig_atomic``.
 """
 
 from __future__ import annotations
@@ -19,36 +20,40 @@ from typing import Any
 
 import numpy as np
 
+from registry.atomic import check_output_dir, savefig_atomic
+
 CHINCHILLA_TOKENS_PER_PARAM = 20.0
 """Hoffmann et al. (2022): about 20 training tokens per parameter is compute-optimal."""
 
 FORMATS = ("png", "pdf")
 
 
-def _pyplot() -> Any:
-    import matplotlib
+def _subplots(
+    rows: int, cols: int, figsize: tuple[float, float], **options: Any
+) -> tuple[Any, Any]:
+    """A new figure (no pyplot state, no backend switch) and its grid of axes."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(rows, cols, **options)
 
 
 def _save(fig: Any, out_dir: Path, stem: str) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write ``fig`` as PNG and PDF into ``out_dir``, each file atomically."""
+    check_output_dir(out_dir, "--plot")
     paths = []
     for fmt in FORMATS:
         path = out_dir / f"{stem}.{fmt}"
-        fig.savefig(path, dpi=150 if fmt == "png" else None, bbox_inches="tight")
+        savefig_atomic(fig, path, dpi=150 if fmt == "png" else None, bbox_inches="tight")
         paths.append(path)
-    _pyplot().close(fig)
     return paths
 
 
 def _shape_colours(shapes: Sequence[str]) -> dict[str, Any]:
     """A stable colour per shape, ordered by parameter count (viridis: small dark, large light)."""
-    plt = _pyplot()
-    cmap = plt.get_cmap("viridis")
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
     n = max(len(shapes) - 1, 1)
     return {shape: cmap(0.9 * i / n) for i, shape in enumerate(shapes)}
 
@@ -103,7 +108,6 @@ def plot_loss_curves(
 
     from fitting.approach1 import lower_convex_hull
 
-    plt = _pyplot()
     table = _with_shape(table)
     shapes = _shapes_by_size(table)
     colours = _shape_colours(shapes)
@@ -112,7 +116,7 @@ def plot_loss_curves(
         for c, label in (("flops", "Training FLOPs"), ("gpu_hours", "GPU hours (MI250X)"))
         if c in table.columns and table[c].is_not_null().all()
     ]
-    fig, axes = plt.subplots(
+    fig, axes = _subplots(
         1, len(resources), figsize=(6.5 * len(resources), 5.2), sharey=True, squeeze=False
     )
     for ax, (column, label) in zip(axes[0], resources, strict=True):
@@ -235,7 +239,6 @@ def plot_frontier(
         title: figure title.
         stem: file name without suffix.
     """
-    plt = _pyplot()
     resource = frontier.resource
     unit = "FLOPs" if resource == "FLOPs" else resource
     panels = [
@@ -247,11 +250,11 @@ def plot_frontier(
         ("depth", "Depth (layers)"),
     ]
     if shape_panels:
-        fig, axes = plt.subplots(3, 2, figsize=(11, 11), sharex=True)
+        fig, axes = _subplots(3, 2, figsize=(11, 11), sharex=True)
         legend_axis = axes[0, 1]
     else:
         panels = panels[1:4]
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), sharex=True, squeeze=False)
+        fig, axes = _subplots(1, 3, figsize=(15, 4.8), sharex=True, squeeze=False)
         legend_axis = axes[0, 0]
     x = frontier.cost
     for ax, (name, label) in zip(axes.flat, panels, strict=True):
@@ -317,7 +320,6 @@ def plot_bootstrap_pairs(
 
     The point estimate is marked in red; labels are the paper's parameter names.
     """
-    plt = _pyplot()
     thetas = result.thetas[result.usable]
     names = [_pretty(n) for n in result.parameter_names]
     p = thetas.shape[1]
@@ -330,7 +332,7 @@ def plot_bootstrap_pairs(
     high = np.maximum(np.minimum(thetas.max(axis=0), q3 + 3 * spread), result.theta_hat)
     pad = 0.05 * np.maximum(high - low, 1e-12)
     limits = np.stack([low - pad, high + pad], axis=1)
-    fig, axes = plt.subplots(p, p, figsize=(size, size), squeeze=False)
+    fig, axes = _subplots(p, p, figsize=(size, size), squeeze=False)
     for i in range(p):
         for j in range(p):
             ax = axes[i, j]
@@ -383,13 +385,12 @@ def plot_residuals(
     """Log residuals log L - log L_hat against tokens, one small panel per shape (shared axes)."""
     import polars as pl
 
-    plt = _pyplot()
     table = _with_shape(table)
     shapes = _shapes_by_size(table)
     n = len(shapes)
     cols = min(6, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(
+    fig, axes = _subplots(
         rows, cols, figsize=(2.3 * cols, 1.9 * rows + 0.6), sharex=True, sharey=True, squeeze=False
     )
     x_all = table.select(list(fit.variables)).to_numpy().astype(np.float64)

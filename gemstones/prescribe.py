@@ -197,6 +197,29 @@ def fit_arrays(fitted: Any) -> tuple[NDArray[np.float64], NDArray[np.float64], N
     return np.log(x), np.log(table["loss"].to_numpy().astype(np.float64)), groups
 
 
+#: Most bootstrap refits one call may ask for, and the seed range.
+MAX_RESAMPLES = 100_000
+MAX_SEED = 2**32 - 1
+#: Most budgets one prescription or frontier table may ask for.
+MAX_BUDGETS = 1_000
+
+
+def check_resamples(n_resamples: int, option: str = "--resamples") -> int:
+    """``n_resamples`` if it is a whole number from 1 to ``MAX_RESAMPLES``."""
+    if isinstance(n_resamples, bool) or not 1 <= n_resamples <= MAX_RESAMPLES:
+        raise GemstonesInputError(
+            f"{option} {n_resamples!r} is out of range; valid: 1 to {MAX_RESAMPLES:,}"
+        )
+    return n_resamples
+
+
+def check_seed(seed: int, option: str = "--seed") -> int:
+    """``seed`` if it is a whole number from 0 to 2**32-1."""
+    if isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise GemstonesInputError(f"{option} {seed!r} is out of range; valid: 0 to {MAX_SEED:,}")
+    return seed
+
+
 def bootstrap_design(
     fitted: Any,
     *,
@@ -205,8 +228,16 @@ def bootstrap_design(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> Any:
-    """Bootstrap refits of a fitted approach-3 design (``fitting.bootstrap.BootstrapResult``)."""
+    """Bootstrap refits of a fitted approach-3 design (``fitting.bootstrap.BootstrapResult``).
+
+    Raises:
+        GemstonesInputError: ``n_resamples`` outside 1..``MAX_RESAMPLES`` or ``seed`` outside
+            0..2**32-1.
+    """
     from fitting.bootstrap import bootstrap_approach3
+
+    check_resamples(n_resamples)
+    check_seed(seed)
 
     fit = _approach3(fitted)
     log_x, log_loss, groups = fit_arrays(fitted)

@@ -7,12 +7,12 @@ target folder and moved into place with ``os.replace``, so a reader never sees h
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from gemstones.errors import GemstonesInputError
-from registry.atomic import write_json_atomic
+from gemstones.readers import read_json_file
+from registry.atomic import check_output_dir, write_json_atomic
 
 RESULT_SCHEMA = "gemstones.fit_result/1"
 
@@ -43,11 +43,10 @@ def write_result(design_fit: Any, out_dir: str | Path) -> Path:
     """Write the result record of a fit into ``out_dir``; return the file's path.
 
     Raises:
-        GemstonesInputError: ``out_dir`` exists and is not a folder.
+        OutputPathError: ``out_dir`` is a file or sits under one.
+        AtomicWriteError: the write failed (the folder keeps any earlier result file as it was).
     """
-    folder = Path(out_dir)
-    if folder.exists() and not folder.is_dir():
-        raise GemstonesInputError(f"--out {str(folder)!r} exists and is not a folder")
+    folder = check_output_dir(out_dir, "--out")
     path = folder / result_file_name(design_fit)
     write_json_atomic(result_record(design_fit), path, sort_keys=True)
     return path
@@ -60,9 +59,7 @@ def read_result(path: str | Path) -> dict[str, Any]:
         GemstonesInputError: missing file or not a gemstones result.
     """
     file = Path(path)
-    if not file.is_file():
-        raise GemstonesInputError(f"result file {str(file)!r} does not exist")
-    record = json.loads(file.read_text())
-    if record.get("schema") != RESULT_SCHEMA:
+    record = read_json_file(file, "result file")
+    if not isinstance(record, dict) or record.get("schema") != RESULT_SCHEMA:
         raise GemstonesInputError(f"{str(file)!r} is not a gemstones fit result ({RESULT_SCHEMA})")
     return record

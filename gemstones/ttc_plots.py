@@ -1,12 +1,12 @@
 """Plots of test-time-compute curves: measured points, fitted curves and chance lines per task.
 
-matplotlib is imported inside the functions (Agg backend), so importing this module is cheap.
+matplotlib is imported inside the functions, so importing this module is cheap; the backend is the
+user's (inline figures in Jupyter).
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,6 @@ def draw_curves(curves: Sequence[TaskCurve], x: str = "r") -> Any:
     Returns:
         The matplotlib Figure.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     rows, cols = _grid(max(len(curves), 1))
@@ -75,19 +72,13 @@ def plot_curves(
     """
     import matplotlib.pyplot as plt
 
-    from registry.atomic import atomic_destination
+    from registry.atomic import savefig_atomic
 
-    folder.mkdir(parents=True, exist_ok=True)
     fig = draw_curves(curves, x=x)
     written = []
-    try:
-        for suffix in ("png", "pdf"):
-            path = folder / f"{stem}_{x}.{suffix}"
-            with atomic_destination(path) as temporary:
-                fig.savefig(temporary, dpi=120, format=suffix)
-                with open(temporary, "rb") as written_file:
-                    os.fsync(written_file.fileno())
-            written.append(path)
-    finally:
-        plt.close(fig)
+    for suffix in ("png", "pdf"):
+        path = folder / f"{stem}_{x}.{suffix}"
+        savefig_atomic(fig, path, dpi=120)
+        written.append(path)
+    plt.close(fig)
     return written

@@ -2,49 +2,111 @@
 
 Each command group lives in its own module and registers itself on ``app``; heavy libraries
 (JAX, matplotlib) are imported inside the commands so that ``gemstones --help`` stays fast.
-User mistakes end with a one-line ``error: ...`` and exit code 2; runtime failures with exit 1.
+
+:func:`main` is the one place where errors become exit codes, each reported on one line
+``error: ...``: user mistakes (typed input errors, bad options) exit 2, runtime failures (the Hub,
+a write that failed) exit 1. Readers and writers translate library errors (polars, JSON, TOML,
+``OSError``) into these typed errors where they happen; nothing here matches on message text.
 """
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Sequence
 
 import typer
 
+try:  # typer >= 0.20 vendors click as typer._click
+    from typer import _click as click
+except ImportError:  # pragma: no cover - older typer uses click itself
+    import click
+
 from fitting.errors import FitInputError
 from gemstones.errors import GemstonesInputError
+from registry.atomic import AtomicWriteError
 from registry.errors import HubError, RegistryInputError
 
 # Importing the command modules registers their commands on ``app``.
 from . import eval_cmds, fit_cmds, frontier_cmds, hub_cmds, registry_cmds, snr_cmds, ttc_cmds  # noqa: F401
 from .app import app
 
+#: User mistakes: exit 2. ``registry.atomic.OutputPathError`` is a ``RegistryInputError``.
 USER_ERRORS = (GemstonesInputError, RegistryInputError, FitInputError)
-RUNTIME_ERRORS = (HubError,)
+#: Runtime failures: exit 1.
+RUNTIME_ERRORS = (HubError, AtomicWriteError)
+
+
+def one_line(message: object) -> str:
+    """``message`` as one line: line breaks become ``"; "``, runs of blanks one space."""
+    parts = [" ".join(line.split()) for line in str(message).splitlines()]
+    return "; ".join(part for part in parts if part) or type(message).__name__
+
+
+def _fail(message: object, code: int) -> None:
+    typer.echo(f"error: {one_line(message)}", err=True)
+    sys.exit(code)
+
+
+def _given_value(args: Sequence[str], usage: Exception) -> str | None:
+    """The text the user gave for the option a ``BadParameter`` names (``--opt V`` or ``--opt=V``)."""
+    options = getattr(getattr(usage, "param", None), "opts", None) or []
+    for index, token in enumerate(args):
+        for option in options:
+            if not option.startswith("-"):
+                continue
+            if token == option and index + 1 < len(args):
+                return args[index + 1]
+            if token.startswith(f"{option}="):
+                return token[len(option) + 1 :]
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run the CLI; map user errors to exit 2 and runtime failures to exit 1, without tracebacks.
+    """Run the CLI; every failure ends in one line ``error: ...`` and an exit code, never a traceback.
 
-    Typer (in standalone mode) reports bad options and arguments itself, with exit code 2.
+    Exit codes: 0 success, 2 a user mistake (a bad option, value, file or path), 1 a runtime
+    failure (the Hub, a failed write), 130 interrupted.
+
+    Example:
+        >>> main(["registry", "stats", "--format", "json"])  # doctest: +SKIP
     """
     command = typer.main.get_command(app)
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        command.main(
-            args=list(argv) if argv is not None else None,
+        code = command.main(
+            args=args,
             prog_name="gemstones",
-            standalone_mode=True,
+            standalone_mode=False,
         )
+    except click.exceptions.NoArgsIsHelpError as usage:  # the help was printed already
+        sys.exit(usage.exit_code)
+    except click.exceptions.ClickException as usage:
+        hint = ""
+        given = _given_value(args, usage)
+        if given is not None:
+            hint += f" (got {given!r})"
+        context = getattr(usage, "ctx", None)
+        if isinstance(usage, click.exceptions.UsageError) and context is not None:
+            hint += f" (see `{context.command_path} --help`)"
+        _fail(f"{one_line(usage.format_message())}{hint}", usage.exit_code)
     except USER_ERRORS as mistake:
-        typer.echo(f"error: {mistake}", err=True)
-        sys.exit(2)
+        _fail(mistake, 2)
     except RUNTIME_ERRORS as failure:
-        typer.echo(f"error: {failure}", err=True)
-        sys.exit(1)
+        _fail(failure, 1)
+    except typer.Abort:
+        _fail("aborted", 1)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except BrokenPipeError:  # e.g. `gemstones registry list | head`
+        sys.stderr.close()
+        sys.exit(1)
+    except OSError as failure:
+        if failure.errno == errno.EPIPE:
+            sys.exit(1)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 __all__ = ["app", "main"]

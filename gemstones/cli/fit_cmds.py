@@ -50,14 +50,22 @@ def resolve_design(request: FitRequest) -> tuple[Any, Any]:
     Raises:
         GemstonesInputError: contradictory or missing options, unknown law, missing columns.
     """
-    from gemstones.designs import Design, LawSpec, Selection, load_design, read_table_file
+    from gemstones.designs import (
+        Design,
+        LawSpec,
+        Selection,
+        check_delta,
+        load_design,
+        read_table_file,
+    )
+    from gemstones.readers import numeric_columns
 
     if request.law is not None and request.law not in LAW_CHOICES:
         raise _input_error(f"unknown --law {request.law!r}; valid: {', '.join(LAW_CHOICES)}")
     if request.approach is not None and request.approach not in (1, 3):
         raise _input_error(f"--approach must be 1 or 3; got {request.approach}")
-    if request.delta is not None and not request.delta > 0:
-        raise _input_error(f"--delta must be positive; got {request.delta}")
+    if request.delta is not None:
+        check_delta(request.delta, "--delta")
     if (request.design is None) == (request.data is None):
         raise _input_error("give exactly one of --design NAME_OR_PATH or --data FILE")
     if request.design is not None:
@@ -77,23 +85,18 @@ def resolve_design(request: FitRequest) -> tuple[Any, Any]:
         raise _input_error(
             "--data fits approach 3 on the --x columns; drop --law/--approach/--no-embeddings"
         )
-    import polars as pl
-
+    x_columns = parse_x_columns(request.x, request.y)
     raw = read_table_file(request.data)
-    x_columns = [c.strip() for c in request.x.split(",") if c.strip()]
+    name = Path(request.data).name
     for column in [*x_columns, request.y]:
         if column not in raw.columns:
             raise _input_error(
-                f"column {column!r} is not in {Path(request.data).name}; columns: {', '.join(raw.columns)}"
+                f"column {column!r} is not in {name}; columns: {', '.join(raw.columns)}"
             )
-    if len(set(x_columns)) != len(x_columns):
-        raise _input_error(f"--x columns must be distinct; got {x_columns}")
     if raw.height == 0:
-        raise _input_error(f"{Path(request.data).name} has no rows")
-    table = raw.select(
-        *[pl.col(c).cast(pl.Float64, strict=False) for c in x_columns],
-        loss=pl.col(request.y).cast(pl.Float64, strict=False),
-    )
+        raise _input_error(f"{name} has no rows")
+    numbers = numeric_columns(raw, list(dict.fromkeys([*x_columns, request.y])), name)
+    table = numbers.select(*x_columns, loss=request.y)
     design = Design(
         name=Path(request.data).stem,
         description=f"{request.y} against {', '.join(x_columns)} from {request.data}",
@@ -104,6 +107,30 @@ def resolve_design(request: FitRequest) -> tuple[Any, Any]:
     if request.delta is not None:
         design = design.with_overrides(delta=request.delta)
     return design, table
+
+
+def parse_x_columns(x: str, y: str) -> list[str]:
+    """The ``--x`` columns: distinct, non-empty, and neither the ``--y`` column nor ``loss``.
+
+    ``loss`` is the name the fitted target takes in the fit table, so a variable cannot use it.
+
+    Raises:
+        GemstonesInputError: an empty entry, a repeated column, or a clash with ``--y``/``loss``.
+    """
+    columns = [c.strip() for c in x.split(",")]
+    if any(not c for c in columns):
+        raise _input_error(f"--x {x!r} has an empty column name; use e.g. --x params,tokens")
+    if len(set(columns)) != len(columns):
+        raise _input_error(f"--x columns must be distinct; got {columns}")
+    if y.strip() in columns:
+        raise _input_error(
+            f"--x {x!r} includes the --y column {y!r}; a variable cannot be the loss"
+        )
+    if "loss" in columns:
+        raise _input_error(
+            f"--x {x!r} includes 'loss', the name of the fitted target; rename that column"
+        )
+    return columns
 
 
 def run_fit(request: FitRequest, catalog: Any | None = None) -> Any:
@@ -203,9 +230,16 @@ def fit_command(
         raise _input_error(f"unknown --format {output_format!r}; valid: {', '.join(FORMATS)}")
     from rich.console import Console
 
+    from registry.atomic import check_output_dir
+
     from .frontier_cmds import parse_budgets
+    from .output import dumps_json
 
     budget_values = parse_budgets(budgets) if budgets is not None else None
+    if out is not None:
+        check_output_dir(out, "--out")
+    if plot is not None:
+        check_output_dir(plot, "--plot")
 
     request = FitRequest(
         design=design,
@@ -232,7 +266,7 @@ def fit_command(
             from gemstones.prescribe import prescription_table
 
             record["prescriptions"] = prescription_table(design_fit, budget_values).to_dicts()
-        typer.echo(json.dumps(record, indent=2))
+        typer.echo(dumps_json(record))
     else:
         typer.echo(render_fit(design_fit))
         if written is not None:

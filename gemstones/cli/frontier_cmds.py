@@ -22,15 +22,23 @@ def parse_budgets(text: str) -> list[float]:
     """Parse ``1e20,1e21,1e22`` into floats.
 
     Raises:
-        GemstonesInputError: an entry that is not a positive number.
+        GemstonesInputError: an empty entry, an entry that is not a positive, finite number, or
+            more than ``MAX_BUDGETS`` entries.
     """
     from gemstones.errors import GemstonesInputError
+    from gemstones.prescribe import MAX_BUDGETS
 
     budgets = []
-    for part in text.split(","):
-        part = part.strip()
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) > MAX_BUDGETS:
+        raise GemstonesInputError(
+            f"--budgets has {len(parts):,} values; at most {MAX_BUDGETS:,} are allowed"
+        )
+    for part in parts:
         if not part:
-            continue
+            raise GemstonesInputError(
+                f"--budgets {text!r} has an empty value; use e.g. 1e20,1e21,1e22"
+            )
         try:
             value = float(part)
         except ValueError:
@@ -67,9 +75,9 @@ def frontier_command(
     resamples: int = typer.Option(
         0,
         "--resamples",
-        help="With --budgets: bootstrap resamples (by runs) for CIs; 0 = none.",
+        help="With --budgets: bootstrap resamples (by runs) for CIs; 0 = none; at most 100,000.",
     ),
-    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed (0 to 2**32-1)."),
     output_format: str = typer.Option("table", "--format", help="table | csv | json"),
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write the figures (PNG + PDF) into this folder.")
@@ -87,9 +95,14 @@ def frontier_command(
         )
     if resource not in RESOURCE_CHOICES:
         raise GemstonesInputError(f"--resource {resource!r} is not valid; valid: flops, gpu-hours")
-    if resamples < 0:
-        raise GemstonesInputError(f"--resamples must be >= 0; got {resamples}")
+    if resamples != 0:
+        prescribe.check_resamples(resamples)
+    prescribe.check_seed(seed)
     budget_list = parse_budgets(budgets) if budgets is not None else None
+    if plot is not None:
+        from registry.atomic import check_output_dir
+
+        check_output_dir(plot, "--plot")
     resource_key = RESOURCE_CHOICES[resource]
     fitted = run_fit(FitRequest(design=design, law=law, approach=3, no_embeddings=no_embeddings))
     prescribe.warn_about_flags(fitted)

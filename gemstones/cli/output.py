@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import math
 from enum import StrEnum
 from typing import Any
 
 import polars as pl
 import typer
+
+from registry.atomic import dumps_strict_json
 
 
 class TableFormat(StrEnum):
@@ -19,19 +19,18 @@ class TableFormat(StrEnum):
     json = "json"
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def dumps_json(payload: Any) -> str:
-    """JSON text with NaN/inf written as null, so any JSON reader accepts it."""
-    return json.dumps(_jsonable(payload), indent=2, default=str)
+    """Strict JSON text (NaN and infinities written as ``null``), so any JSON reader accepts it.
+
+    Every ``--format json`` output goes through here.
+
+    Example:
+        >>> print(dumps_json({"A": float("inf")}))
+        {
+          "A": null
+        }
+    """
+    return dumps_strict_json(payload, indent=2)
 
 
 def echo_frame(frame: pl.DataFrame, fmt: TableFormat, *, float_precision: int = 6) -> None:

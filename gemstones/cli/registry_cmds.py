@@ -35,6 +35,9 @@ DEFAULT_LIST_COLUMNS = (
     "val_loss",
 )
 
+#: Largest ``--limit`` accepted (a bound, not a default: the catalog is far smaller).
+MAX_LIMIT = 1_000_000_000
+
 FormatOption = Annotated[TableFormat, typer.Option("--format", help="table, csv or json.")]
 
 
@@ -62,11 +65,16 @@ def list_checkpoints(
         typer.Option("--columns", help="Comma-separated columns to show ('all' for every column)."),
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Show at most this many rows.")
+        int | None,
+        typer.Option("--limit", help=f"Show at most this many rows (1 to {MAX_LIMIT:,})."),
     ] = None,
     fmt: FormatOption = TableFormat.table,
 ) -> None:
     """List checkpoints matching the filters."""
+    if limit is not None and not 1 <= limit <= MAX_LIMIT:
+        from registry.errors import RegistryInputError
+
+        raise RegistryInputError(f"--limit {limit} is out of range; valid: 1 to {MAX_LIMIT:,}")
     selected = select_from_catalog(
         load_catalog(), variant=variant, width=width, depth=depth, shape=shape,
         min_tokens=min_tokens, max_tokens=max_tokens, in_set=in_set,

@@ -34,14 +34,44 @@ def parse_token_count(text: str, option: str = "--min-tokens") -> float:
     return float(match["number"]) * _TOKEN_SUFFIX[match["suffix"].upper()]
 
 
-def parse_int_list(text: str, option: str) -> list[int]:
-    """Parse ``512`` or ``512,1024`` into integers, naming the option on error."""
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
+MAX_FILTER_INT = 2**31 - 1
+
+
+def parse_name_list(text: str, option: str) -> list[str]:
+    """Parse ``main`` or ``main,cooldown`` into names; an empty entry is an error, not "all".
+
+    Raises:
+        RegistryInputError: the text or one of its comma-separated entries is empty.
+    """
+    names = [part.strip() for part in text.split(",")]
+    if any(not name for name in names):
         raise RegistryInputError(
-            f"{option}: {text!r} is not an integer or a comma-separated list of integers"
-        ) from None
+            f"{option} {text!r} has an empty value; give one or more comma-separated values "
+            f"(leave {option} out to select all)"
+        )
+    return names
+
+
+def parse_int_list(text: str, option: str) -> list[int]:
+    """Parse ``512`` or ``512,1024`` into positive integers, naming the option on error.
+
+    Raises:
+        RegistryInputError: an empty entry, a non-integer, or a value outside 1..2**31-1.
+    """
+    values = []
+    for part in parse_name_list(text, option):
+        try:
+            value = int(part)
+        except ValueError:
+            raise RegistryInputError(
+                f"{option}: {part!r} is not an integer; use e.g. {option} 512 or {option} 512,1024"
+            ) from None
+        if not 1 <= value <= MAX_FILTER_INT:
+            raise RegistryInputError(
+                f"{option}: {value} is out of range; valid: 1 to {MAX_FILTER_INT:,}"
+            )
+        values.append(value)
+    return values
 
 
 VariantOption = Annotated[
@@ -79,15 +109,21 @@ def select_from_catalog(
     max_tokens: str | None = None,
     in_set: str | None = None,
 ) -> Catalog:
-    """Apply the CLI's textual filters to ``catalog``; raise RegistryInputError if nothing matches."""
+    """Apply the CLI's textual filters to ``catalog``.
+
+    A filter given as an empty string (``--width ''``) is an error, never "no filter".
+
+    Raises:
+        RegistryInputError: an empty or malformed filter value, or no checkpoint matches.
+    """
     selected = catalog.select(
-        variant=variant.split(",") if variant else None,
-        width=parse_int_list(width, "--width") if width else None,
-        depth=parse_int_list(depth, "--depth") if depth else None,
-        shape=shape.split(",") if shape else None,
-        min_tokens=parse_token_count(min_tokens, "--min-tokens") if min_tokens else None,
-        max_tokens=parse_token_count(max_tokens, "--max-tokens") if max_tokens else None,
-        in_set=in_set.split(",") if in_set else None,
+        variant=None if variant is None else parse_name_list(variant, "--variant"),
+        width=None if width is None else parse_int_list(width, "--width"),
+        depth=None if depth is None else parse_int_list(depth, "--depth"),
+        shape=None if shape is None else parse_name_list(shape, "--shape"),
+        min_tokens=None if min_tokens is None else parse_token_count(min_tokens, "--min-tokens"),
+        max_tokens=None if max_tokens is None else parse_token_count(max_tokens, "--max-tokens"),
+        in_set=None if in_set is None else parse_name_list(in_set, "--in-set"),
     )
     if selected.is_empty:
         given = {

@@ -21,8 +21,8 @@ _UPSTREAM_COLUMNS = {"step", "key", "shape", "compress_dims", "snr"}
 
 
 def _layer_map(path: Path | None) -> dict[str, list[str]]:
-    from fitting.snr_io import read_layer_map
     from gemstones.runs.snr_sweep import default_layer_map
+    from gemstones.snr_io import read_layer_map
 
     return default_layer_map() if path is None else read_layer_map(path)
 
@@ -33,14 +33,22 @@ def _check_cutoff(cutoff: float) -> None:
 
 
 def _parse_list(text: str, kind: type, option: str) -> list:
+    """Comma-separated positive, finite ints or floats; an empty entry is an error."""
+    example = "32,64" if kind is int else "1e-3,3e-3"
+    parts = [part.strip() for part in text.split(",")]
+    if any(not part for part in parts):
+        raise GemstonesInputError(f"{option} {text!r} has an empty value; use e.g. {example}")
     try:
-        values = [kind(part) for part in text.split(",") if part.strip()]
+        values = [kind(part) for part in parts]
     except ValueError:
         raise GemstonesInputError(
-            f"{option} {text!r}: expected comma-separated {kind.__name__}s, e.g. {'32,64' if kind is int else '1e-3,3e-3'}"
+            f"{option} {text!r}: expected comma-separated {kind.__name__}s, e.g. {example}"
         ) from None
-    if not values or any(v <= 0 for v in values):
-        raise GemstonesInputError(f"{option} {text!r}: expected one or more positive values")
+    bad = [v for v in values if not (math.isfinite(v) and v > 0)]
+    if bad:
+        raise GemstonesInputError(
+            f"{option} {text!r}: {bad[0]!r} is not a positive, finite number; e.g. {example}"
+        )
     return values
 
 
@@ -74,9 +82,12 @@ def rules_command(
         rule_differences,
         tensor_shapes,
     )
-    from fitting.snr_io import read_rules_json, read_snr_csv, rules_to_json, write_rules_json
+    from gemstones.snr_io import read_rules_json, read_snr_csv, rules_to_json, write_rules_json
+    from registry.atomic import check_output_file
 
     _check_cutoff(cutoff)
+    if out is not None:
+        check_output_file(out, "--out")
     frame = read_snr_csv(csv)
     layers = _layer_map(layer_map)
     rules = derive_rules(frame, cutoff, never_compress=lambda name: is_norm(name, layers))
@@ -120,16 +131,12 @@ def reference_as_sweep(
 
 def load_any_snr_table(path: Path, layer_map: dict[str, list[str]]) -> tuple[pl.DataFrame, bool]:
     """Read an upstream SNR CSV or one of our sweep tables; returns (sweep-shaped frame, is_upstream)."""
-    from fitting.snr_io import read_snr_csv
+    from gemstones.readers import read_table
     from gemstones.runs.snr_sweep import read_sweep_table
+    from gemstones.snr_io import read_snr_csv
 
-    if not path.is_file():
-        raise GemstonesInputError(f"file not found: {path}")
     if path.suffix == ".csv":
-        try:
-            header = set(pl.read_csv(path, n_rows=0).columns)
-        except pl.exceptions.PolarsError as error:
-            raise GemstonesInputError(f"cannot read {path}: {str(error).splitlines()[0]}") from None
+        header = set(read_table(path, "SNR table", suffixes=(".csv",)).columns)
         if header >= _UPSTREAM_COLUMNS:
             return reference_as_sweep(read_snr_csv(path), path.stem, layer_map), True
     return read_sweep_table(path), False
@@ -153,6 +160,10 @@ def report_command(
     from fitting.snr_trends import compressibility, fit_snr_trends, trends_frame
 
     _check_cutoff(cutoff)
+    if plot is not None:
+        from registry.atomic import check_output_dir
+
+        check_output_dir(plot, "--plot")
     layers = _layer_map(layer_map)
     frame, upstream = load_any_snr_table(file, layers)
     layout = torch_layout if upstream else flax_layout
@@ -202,15 +213,13 @@ def plot_heatmaps(
     The diverging colour scale is centred (white) at the cutoff: red cells are compressible, blue are
     not, grey cells are not candidates. Writes ``snr_heatmap.png`` and ``snr_heatmap.pdf`` into ``folder``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.figure import Figure
 
     from fitting.snr import mean_snr_over_steps, parse_axes
+    from registry.atomic import check_output_dir, savefig_atomic
 
-    folder.mkdir(parents=True, exist_ok=True)
+    check_output_dir(folder, "--plot")
     means = mean_snr_over_steps(frame, by=("run",))
     runs = list(dict.fromkeys(means["run"].to_list()))[:max_runs]
     axes_order = sorted(
@@ -219,13 +228,8 @@ def plot_heatmaps(
     n_tensors = max(means.filter(pl.col("run") == r)["tensor"].n_unique() for r in runs)
     cols = min(4, len(runs))
     rows = math.ceil(len(runs) / cols)
-    fig, grid = plt.subplots(
-        rows,
-        cols,
-        figsize=(5.0 * cols + 1, max(3.0, 0.16 * n_tensors + 1.5) * rows),
-        squeeze=False,
-        gridspec_kw={"wspace": 1.0, "hspace": 0.35},
-    )
+    fig = Figure(figsize=(5.0 * cols + 1, max(3.0, 0.16 * n_tensors + 1.5) * rows))
+    grid = fig.subplots(rows, cols, squeeze=False, gridspec_kw={"wspace": 1.0, "hspace": 0.35})
     centre = math.log10(cutoff) if cutoff > 0 else 0.0
     image = None
     for ax, run in zip(grid.flat, runs, strict=False):
@@ -251,8 +255,7 @@ def plot_heatmaps(
         )
     paths = [folder / "snr_heatmap.png", folder / "snr_heatmap.pdf"]
     for path in paths:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(fig)
+        savefig_atomic(fig, path, dpi=150, bbox_inches="tight")
     return paths
 
 
@@ -277,31 +280,50 @@ def sweep_command(
     """Train a grid of small transformers on stdlib source with AdamW and record second-moment SNR.
 
     Writes the tidy SNR table to OUT and one row per run (losses, step time) to OUT's stem + "_runs".
+    Bounds: at most 256 runs, widths up to 4096, depths up to 64, 1,000,000 steps.
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from gemstones.runs.snr_sweep import RunSpec, run_sweep, sweep_specs, write_table
+    from gemstones.runs.snr_sweep import (
+        LIMITS,
+        RunSpec,
+        run_sweep,
+        runs_table_path,
+        sweep_specs,
+        write_table,
+    )
+    from registry.atomic import check_output_file
 
     if out.suffix not in (".parquet", ".csv"):
         raise GemstonesInputError(f"--out {out} must end in .parquet or .csv")
-    for name, value in (
-        ("--steps", steps),
-        ("--batch-size", batch_size),
-        ("--seq-len", seq_len),
-        ("--records", records),
+    check_output_file(out, "--out")
+    check_output_file(runs_table_path(out), "--out (its runs table)")
+    for name, key, value in (
+        ("--steps", "steps", steps),
+        ("--batch-size", "batch_size", batch_size),
+        ("--seq-len", "seq_len", seq_len),
+        ("--records", "n_records", records),
+        ("--seed", "seed", seed),
     ):
-        if value < 1:
-            raise GemstonesInputError(f"{name} must be >= 1, got {value}")
+        low = 0 if key == "seed" else 1
+        if not low <= value <= LIMITS[key]:
+            raise GemstonesInputError(
+                f"{name} {value} is out of range; valid: {low} to {LIMITS[key]:,}"
+            )
     width_list = _parse_list(widths, int, "--widths")
-    bad = [w for w in width_list if w % 16]
+    bad = [w for w in width_list if w % 16 or w > LIMITS["width"]]
     if bad:
-        raise GemstonesInputError(f"--widths {bad} must be multiples of 16 (the head size)")
+        raise GemstonesInputError(
+            f"--widths {bad[0]} must be a multiple of 16 (the head size) up to {LIMITS['width']:,}"
+        )
+    depth_list = _parse_list(depths, int, "--depths")
+    bad = [d for d in depth_list if d > LIMITS["depth"]]
+    if bad:
+        raise GemstonesInputError(f"--depths {bad[0]} is too deep; valid: 1 to {LIMITS['depth']}")
     base = RunSpec(
         steps=steps, batch_size=batch_size, seq_len=seq_len, n_records=records, seed=seed
     )
-    specs = sweep_specs(
-        width_list, _parse_list(depths, int, "--depths"), _parse_list(lrs, float, "--lrs"), base
-    )
+    specs = sweep_specs(width_list, depth_list, _parse_list(lrs, float, "--lrs"), base)
     runner = make_executor(executor, address)
     with Progress(
         TextColumn("{task.description}"),
@@ -318,7 +340,6 @@ def sweep_command(
 
         with runner, failures_as_errors():
             table, runs = run_sweep(specs, on_step=advance, executor=runner)
-    out.parent.mkdir(parents=True, exist_ok=True)
     write_table(table, out)
-    runs_path = write_table(runs, out.with_name(f"{out.stem}_runs{out.suffix}"))
+    runs_path = write_table(runs, runs_table_path(out))
     typer.echo(f"wrote {out} ({table.height} rows) and {runs_path} ({runs.height} runs)")

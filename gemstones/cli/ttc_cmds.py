@@ -8,7 +8,6 @@ reloads) a tiny recurrent-depth model and writes its curve in the same lm-eval l
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ import typer
 from gemstones.errors import GemstonesInputError
 
 from .app import recurrent_app, ttc_app
+from .output import dumps_json
 
 
 def _parse_chance(items: list[str] | None) -> dict[str, float]:
@@ -197,7 +197,7 @@ def fit_command(
         )
     if output_format == "json":
         records = [curve_record(c) for c in curves] + [sampling_record(s) for s in sampled]
-        typer.echo(json.dumps(records, indent=2, allow_nan=False))
+        typer.echo(dumps_json(records))
     elif output_format == "csv":
         typer.echo(_csv_text(curves, sampled), nl=False)
     else:
@@ -452,7 +452,6 @@ def recurrent_run_command(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from gemstones.runs import recurrent
-    from registry.atomic import write_text_atomic
 
     if seed < 0:
         raise GemstonesInputError(f"--seed {seed}: must be >= 0")
@@ -473,6 +472,8 @@ def recurrent_run_command(
         out
         or Path("recurrent-runs") / f"{task}-len{length}-h{hidden}-steps{train_steps}-seed{seed}"
     )
+    recurrent.check_run_folder(folder)
+    recurrent.check_exit_thresholds(thresholds)
     with Progress(
         TextColumn("training"),
         BarColumn(),
@@ -497,7 +498,7 @@ def recurrent_run_command(
     for value, acc in outcome.accuracies.items():
         typer.echo(f"  r={value:>3d}  acc={acc:.4f}")
     exits = recurrent.adaptive_exit(model, thresholds, max_r=max(rs))
-    write_text_atomic(recurrent.exit_frame(exits).write_csv(), folder / recurrent.EXIT_FILE)
+    recurrent.write_exit_frame(exits, folder)
     typer.echo(f"adaptive exit (KL threshold -> mean steps, accuracy; cap r={max(rs)}):")
     for e in exits:
         typer.echo(f"  {e.threshold:8.0e}  {e.mean_steps:6.2f}  {e.accuracy:.4f}")

@@ -25,7 +25,6 @@ JAX is imported inside the functions so that importing this module stays cheap.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -38,9 +37,24 @@ import polars as pl
 
 from fitting.recurrent_compute import RecurrentDepthArchitecture, forward_flops_per_token
 from gemstones.errors import GemstonesInputError
-from registry.atomic import atomic_destination, write_text_atomic
+from gemstones.readers import read_json_file
+from registry.atomic import check_output_dir, savez_atomic, write_csv_atomic, write_json_atomic
 
 TASKS = ("parity",)
+#: Upper bounds of a run's settings (tiny CPU runs; one argument must not start unbounded work).
+LIMITS = {
+    "length": 1024,
+    "hidden": 1024,
+    "train_steps": 1_000_000,
+    "batch_size": 4096,
+    "backprop_steps": 64,
+    "eval_sequences": 100_000,
+    "seed": 2**32 - 1,
+}
+#: Largest recurrence count evaluated, and most r values in one run.
+MAX_R = 4096
+MAX_R_VALUES = 256
+MAX_EXIT_THRESHOLDS = 64
 PARAMETER_NAMES = ("embed", "adapter", "mlp_in", "mlp_out", "norm_mlp", "norm_state", "norm_final")
 _EPS = 1e-6
 
@@ -76,20 +90,21 @@ class RecurrentRunConfig:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise GemstonesInputError(f"unknown task {self.task!r}; valid: {', '.join(TASKS)}")
-        for name in (
-            "length",
-            "hidden",
-            "train_steps",
-            "batch_size",
-            "backprop_steps",
-            "eval_sequences",
-        ):
-            if getattr(self, name) < 1:
-                raise GemstonesInputError(f"{name}={getattr(self, name)} must be >= 1")
-        if self.max_train_r is not None and self.max_train_r < 1:
-            raise GemstonesInputError(f"max_train_r={self.max_train_r} must be >= 1")
-        if not self.learning_rate > 0:
-            raise GemstonesInputError(f"learning_rate={self.learning_rate} must be positive")
+        for name, high in LIMITS.items():
+            value = getattr(self, name)
+            low = 0 if name == "seed" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise GemstonesInputError(
+                    f"{name}={value!r} is out of range; valid: whole numbers {low} to {high:,}"
+                )
+        if self.max_train_r is not None and not 1 <= self.max_train_r <= MAX_R:
+            raise GemstonesInputError(
+                f"max_train_r={self.max_train_r} is out of range; valid: 1 to {MAX_R:,}"
+            )
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise GemstonesInputError(
+                f"learning_rate={self.learning_rate!r} must be a positive, finite number"
+            )
 
     @property
     def train_r(self) -> int:
@@ -347,9 +362,8 @@ def accuracy_by_r(
     params = {k: jnp.asarray(v) for k, v in model.params.items()}
     predict = jax.jit(lambda p, b, r: jnp.argmax(forward(p, b, r), axis=-1))
     out = {}
+    check_r_values(rs)
     for r in rs:
-        if r < 1:
-            raise GemstonesInputError(f"r={r} must be >= 1")
         guesses = np.asarray(predict(params, jnp.asarray(bits), jnp.int32(r)))
         out[int(r)] = float((guesses == targets).mean())
     return out
@@ -387,8 +401,8 @@ def adaptive_exit(
     import jax
     import jax.numpy as jnp
 
-    if max_r < 1:
-        raise GemstonesInputError(f"max_r={max_r} must be >= 1")
+    check_r_values([max_r])
+    check_exit_thresholds(thresholds)
     bits, targets = _eval_set(model.config, length)
     params = {k: jnp.asarray(v) for k, v in model.params.items()}
 
@@ -427,9 +441,48 @@ def adaptive_exit(
     return results
 
 
+def check_exit_thresholds(thresholds: Sequence[float]) -> None:
+    """At most ``MAX_EXIT_THRESHOLDS`` thresholds, each a finite KL divergence >= 0.
+
+    Raises:
+        GemstonesInputError: naming the count or the first bad threshold.
+    """
+    if len(thresholds) > MAX_EXIT_THRESHOLDS:
+        raise GemstonesInputError(
+            f"{len(thresholds)} exit thresholds; at most {MAX_EXIT_THRESHOLDS} are evaluated"
+        )
+    bad = [t for t in thresholds if not (math.isfinite(t) and t >= 0)]
+    if bad:
+        raise GemstonesInputError(
+            f"exit threshold {bad[0]!r} must be a finite KL divergence >= 0 (e.g. 1e-3)"
+        )
+
+
 def exit_frame(exits: Sequence[AdaptiveExit]) -> pl.DataFrame:
     """The adaptive-exit trade-off as a table: threshold, mean_steps, accuracy, max_r."""
     return pl.DataFrame([asdict(e) for e in exits])
+
+
+def write_exit_frame(exits: Sequence[AdaptiveExit], out: Path) -> Path:
+    """Write the adaptive-exit table to ``out/adaptive_exit.csv`` atomically; returns the path."""
+    path = Path(out) / EXIT_FILE
+    write_csv_atomic(exit_frame(exits), path)
+    return path
+
+
+def check_r_values(rs: Sequence[int]) -> None:
+    """Every r must be a whole number from 1 to ``MAX_R``, and at most ``MAX_R_VALUES`` of them.
+
+    Raises:
+        GemstonesInputError: naming the first bad value, or the count.
+    """
+    if len(rs) > MAX_R_VALUES:
+        raise GemstonesInputError(
+            f"{len(rs):,} r values; at most {MAX_R_VALUES} are evaluated in one run"
+        )
+    for r in rs:
+        if isinstance(r, bool) or not isinstance(r, int | np.integer) or not 1 <= r <= MAX_R:
+            raise GemstonesInputError(f"r={r!r} is out of range; valid: 1 to {MAX_R:,}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -443,17 +496,18 @@ RESULTS_DIR = "lm_eval"
 
 
 def save_model(model: TrainedModel, out: Path) -> None:
-    """Write ``run.json`` (settings, loss, time) and ``params.npz`` into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_destination(out / PARAMS_FILE) as temporary, open(temporary, "wb") as stream:
-        np.savez(stream, **model.params)
+    """Write ``params.npz`` and ``run.json`` (settings, loss, time) into ``out``, each atomically.
+
+    ``run.json`` is written last: a run folder with a ``run.json`` has its parameters.
+    """
+    savez_atomic(Path(out) / PARAMS_FILE, model.params)
     record = {
         "config": asdict(model.config),
         "final_loss": model.final_loss,
         "train_seconds": model.train_seconds,
         "parameters": model.parameter_count,
     }
-    write_text_atomic(json.dumps(record, indent=2) + "\n", out / CONFIG_FILE)
+    write_json_atomic(record, Path(out) / CONFIG_FILE)
 
 
 def load_model(out: Path, expected: RecurrentRunConfig | None = None) -> TrainedModel | None:
@@ -467,7 +521,7 @@ def load_model(out: Path, expected: RecurrentRunConfig | None = None) -> Trained
     if not config_path.is_file() or not params_path.is_file():
         return None
     try:
-        record = json.loads(config_path.read_text())
+        record = read_json_file(config_path, "saved run")
         config = RecurrentRunConfig(**record["config"])
         with np.load(params_path) as arrays:
             params = {name: arrays[name] for name in PARAMETER_NAMES}
@@ -566,21 +620,36 @@ def write_results(
 ) -> list[Path]:
     """Write ``curve.csv`` and one lm-eval-like ``results_*.json`` per r under ``out/lm_eval``.
 
+    Every file is written atomically; results files of an earlier evaluation that this one does
+    not rewrite are removed only after all new files are in place.
+
     Returns:
         The JSON files written (their names carry an index, never read back: r is inside).
     """
-    folder = out / RESULTS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(out) / RESULTS_DIR
     n = config.eval_sequences * config.length
     written = []
     for index, (r, acc) in enumerate(sorted(accuracies.items())):
         path = folder / f"results_{config.checkpoint}_{index:03d}.json"
-        write_text_atomic(json.dumps(lm_eval_document(config, r, acc, n), indent=2) + "\n", path)
+        write_json_atomic(lm_eval_document(config, r, acc, n), path)
         written.append(path)
-    for stale in set(folder.glob("results_*.json")) - set(written):
-        stale.unlink()  # only once every new file is in place: a failed write keeps the old run
-    write_text_atomic(curve_frame(config, accuracies).write_csv(), out / CURVE_FILE)
+    write_csv_atomic(curve_frame(config, accuracies), Path(out) / CURVE_FILE)
+    keep = set(written)
+    for old in folder.glob("results_*.json"):
+        if old not in keep:
+            old.unlink()
     return written
+
+
+def check_run_folder(out: Path) -> Path:
+    """Check that ``out`` (and ``out/lm_eval``) can be folders, before any training.
+
+    Raises:
+        OutputPathError: one of them is a file or sits under a file.
+    """
+    check_output_dir(out, "--out")
+    check_output_dir(Path(out) / RESULTS_DIR, "--out")
+    return Path(out)
 
 
 @dataclass(frozen=True)
@@ -599,9 +668,18 @@ def run(
     out: Path,
     progress: Callable[[int, float], None] | None = None,
 ) -> RecurrentRun:
-    """Train (or load the saved run in ``out``), evaluate at every r and write the result files."""
+    """Train (or load the saved run in ``out``), evaluate at every r and write the result files.
+
+    The output folder is checked before training, so a path that cannot be a folder costs nothing.
+
+    Raises:
+        GemstonesInputError: no or out-of-range r values, or a saved run with other settings.
+        OutputPathError: ``out`` (or ``out/lm_eval``) is a file or sits under one.
+    """
     if not rs:
         raise GemstonesInputError("no r values to evaluate; pass e.g. --r 1,2,4,8")
+    check_r_values(list(rs))
+    check_run_folder(out)
     model = load_model(out, expected=config)
     loaded = model is not None
     if model is None:
@@ -612,24 +690,23 @@ def run(
     return RecurrentRun(model, accuracies, tuple(files), loaded)
 
 
-MAX_RUN_R = 4096
-"""The largest recurrence count ``recurrent run`` evaluates."""
-
-MAX_RUN_R_VALUES = 256
-"""The most recurrence counts one ``recurrent run`` evaluates."""
-
-
 def parse_r_list(text: str) -> list[int]:
     """Parse ``"1,2,4,...,64"`` (a trailing ``...`` continues a doubling or constant-step sequence).
 
-    Values lie in 1..``MAX_RUN_R`` and there are at most ``MAX_RUN_R_VALUES`` of them, so one
-    argument cannot start unbounded work.
+    Values run from 1 to ``MAX_R`` (4096), at most ``MAX_R_VALUES`` (256) of them; the bounds are
+    checked before a ``...`` is expanded.
 
     Raises:
-        GemstonesInputError: a non-integer, a value out of range, too many values, or a ``...`` that
-            cannot be continued.
+        GemstonesInputError: an empty entry, a non-integer, a value out of range, too many values,
+            or a ``...`` that cannot be continued.
+
+    Example:
+        >>> parse_r_list("1,2,...,16")
+        [1, 2, 4, 8, 16]
     """
-    parts = [p.strip() for p in text.split(",") if p.strip()]
+    parts = [p.strip() for p in text.split(",")]
+    if any(not p for p in parts):
+        raise GemstonesInputError(f"--r {text!r} has an empty value; e.g. 1,2,4,...,64")
     values: list[int] = []
     for i, part in enumerate(parts):
         if part in ("...", "…"):
@@ -651,14 +728,22 @@ def parse_r_list(text: str) -> list[int]:
             v = nxt(b)
             while v < end:
                 values.append(v)
-                _check_count(values, text)
+                if len(values) > MAX_R_VALUES:
+                    raise GemstonesInputError(
+                        f"--r {text!r} expands to more than {MAX_R_VALUES} values; "
+                        f"at most {MAX_R_VALUES} are evaluated in one run"
+                    )
                 v = nxt(v)
             continue
         values.append(_positive_int(part, text))
-        _check_count(values, text)
     if not values:
         raise GemstonesInputError(f"--r {text!r} holds no values; e.g. 1,2,4,...,64")
-    return sorted(set(values))
+    result = sorted(set(values))
+    if len(result) > MAX_R_VALUES:
+        raise GemstonesInputError(
+            f"--r {text!r} has {len(result)} values; at most {MAX_R_VALUES} are evaluated in one run"
+        )
+    return result
 
 
 def _positive_int(part: str, text: str) -> int:
@@ -666,15 +751,8 @@ def _positive_int(part: str, text: str) -> int:
         value = int(part)
     except ValueError:
         raise GemstonesInputError(f"--r {text!r}: {part!r} is not a whole number") from None
-    if value < 1:
-        raise GemstonesInputError(f"--r {text!r}: {value} must be >= 1")
-    if value > MAX_RUN_R:
-        raise GemstonesInputError(f"--r {text!r}: {value} is above the limit {MAX_RUN_R}")
-    return value
-
-
-def _check_count(values: list[int], text: str) -> None:
-    if len(values) > MAX_RUN_R_VALUES:
+    if not 1 <= value <= MAX_R:
         raise GemstonesInputError(
-            f"--r {text!r}: more than {MAX_RUN_R_VALUES} recurrence counts (the limit of one run)"
+            f"--r {text!r}: {value} is out of range; r must be >= 1 and <= {MAX_R:,}"
         )
+    return value

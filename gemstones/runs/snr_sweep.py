@@ -10,6 +10,7 @@ widths x depths x learning rates and returns one tidy table with columns
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,10 +22,27 @@ import numpy as np
 import polars as pl
 
 from fitting.snr import classify_layer, format_axes, format_shape, snr_by_candidate
-from fitting.snr_io import read_layer_map
 from fitting.snr_trends import SWEEP_COLUMNS
 from gemstones.errors import GemstonesInputError
+from gemstones.readers import numeric_columns, read_table
+from gemstones.snr_io import read_layer_map
+from registry.atomic import write_table_atomic
 from registry.embedded import embedded_path
+
+#: Upper bounds of a run's settings: a sweep is small, CPU-sized work, and one argument must not
+#: start unbounded work.
+LIMITS = {
+    "width": 4096,
+    "depth": 64,
+    "steps": 1_000_000,
+    "batch_size": 4096,
+    "seq_len": 4096,
+    "n_records": 1000,
+    "seed": 2**32 - 1,
+}
+MAX_LR = 10.0
+#: Most runs one sweep may hold (widths x depths x learning rates).
+MAX_RUNS = 256
 
 
 @dataclass(frozen=True)
@@ -58,12 +76,19 @@ class RunSpec:
     n_records: int = 8
 
     def __post_init__(self) -> None:
-        if self.steps < 1:
-            raise GemstonesInputError(f"steps must be >= 1, got {self.steps}")
-        if not self.lr > 0:
-            raise GemstonesInputError(f"lr must be > 0, got {self.lr}")
-        if self.n_records < 1:
-            raise GemstonesInputError(f"n_records must be >= 1, got {self.n_records}")
+        for name, high in LIMITS.items():
+            value = getattr(self, name)
+            low = 0 if name == "seed" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise GemstonesInputError(
+                    f"{name} must be a whole number from {low} to {high:,}; got {value!r}"
+                )
+        if self.width % 16:
+            raise GemstonesInputError(
+                f"width {self.width} must be a multiple of 16 (the head size)"
+            )
+        if not (math.isfinite(self.lr) and 0 < self.lr <= MAX_LR):
+            raise GemstonesInputError(f"lr must be a number in (0, {MAX_LR:g}]; got {self.lr!r}")
 
     @property
     def name(self) -> str:
@@ -259,6 +284,12 @@ def sweep_specs(
     """The grid of runs, widths outermost."""
     if not widths or not depths or not lrs:
         raise GemstonesInputError("a sweep needs at least one width, one depth and one lr")
+    runs = len(widths) * len(depths) * len(lrs)
+    if runs > MAX_RUNS:
+        raise GemstonesInputError(
+            f"the sweep has {len(widths)} widths x {len(depths)} depths x {len(lrs)} lrs = {runs:,} "
+            f"runs; at most {MAX_RUNS} are allowed"
+        )
     return [replace(base, width=w, depth=d, lr=lr) for w in widths for d in depths for lr in lrs]
 
 
@@ -325,29 +356,37 @@ def run_sweep(
 
 
 def write_table(frame: pl.DataFrame, path: str | Path) -> Path:
-    """Write a table as parquet (``.parquet``) or CSV (``.csv``)."""
+    """Write a table as parquet (``.parquet``) or CSV (``.csv``), atomically."""
     out = Path(path)
-    if out.suffix == ".parquet":
-        frame.write_parquet(out)
-    elif out.suffix == ".csv":
-        frame.write_csv(out)
-    else:
+    if out.suffix not in (".parquet", ".csv"):
         raise GemstonesInputError(f"output {out} must end in .parquet or .csv")
+    write_table_atomic(frame, out)
     return out
 
 
+def runs_table_path(out: str | Path) -> Path:
+    """Where a sweep writing its SNR table to ``out`` writes the per-run table (``*_runs``)."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}_runs{out.suffix}")
+
+
 def read_sweep_table(path: str | Path) -> pl.DataFrame:
-    """Read a sweep SNR table (parquet or CSV) written by :func:`write_table`; checks its columns."""
+    """Read a sweep SNR table (parquet or CSV) written by :func:`write_table`; checks its columns.
+
+    Raises:
+        GemstonesInputError: a missing, empty or unreadable file, or another suffix.
+        FitInputError: the table lacks the sweep's columns.
+    """
     from fitting.snr_trends import validate_sweep_frame
 
-    file = Path(path)
-    if not file.is_file():
-        raise GemstonesInputError(f"file not found: {file}")
-    if file.suffix == ".parquet":
-        frame = pl.read_parquet(file)
-    elif file.suffix == ".csv":
-        frame = pl.read_csv(file, schema_overrides={"shape": pl.Utf8, "axes": pl.Utf8})
-    else:
-        raise GemstonesInputError(f"{file} must end in .parquet or .csv")
+    frame = read_table(
+        path,
+        "sweep table",
+        schema_overrides={"shape": pl.Utf8, "axes": pl.Utf8},
+        suffixes=(".parquet", ".csv"),
+    )
     validate_sweep_frame(frame)
-    return frame
+    name = Path(path).name
+    frame = numeric_columns(frame, ["step"], name, dtype=pl.Int64)
+    frame = numeric_columns(frame, ["width", "depth"], name, dtype=pl.Int64, allow_missing=True)
+    return numeric_columns(frame, ["lr", "snr"], name, allow_missing=True)

@@ -30,14 +30,15 @@ from fitting.snr import (
     snr,
     tensor_shapes,
 )
-from fitting.snr_io import (
+from fitting.snr_trends import compressibility, fit_snr_trends
+from gemstones.errors import GemstonesInputError
+from gemstones.snr_io import (
     read_layer_map,
     read_rules_json,
     read_snr_csv,
     rules_to_json,
     write_snr_csv,
 )
-from fitting.snr_trends import compressibility, fit_snr_trends
 from registry.embedded import embedded_path
 
 REFERENCE = embedded_path("upstream", "slimadam")
@@ -163,14 +164,14 @@ def test_csv_round_trip(tmp_path, reference_frame: pl.DataFrame) -> None:
     )
 
 
-def test_bad_files_raise_fit_input_errors(tmp_path) -> None:
-    with pytest.raises(FitInputError, match="file not found"):
+def test_bad_files_raise_input_errors(tmp_path) -> None:
+    with pytest.raises(GemstonesInputError, match="does not exist"):
         read_snr_csv(tmp_path / "missing.csv")
     (tmp_path / "wrong.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(FitInputError, match="lacks column"):
+    with pytest.raises(GemstonesInputError, match="lacks column"):
         read_snr_csv(tmp_path / "wrong.csv")
     (tmp_path / "rules.json").write_text(json.dumps({"w": [0, "x"]}))
-    with pytest.raises(FitInputError, match="rule of 'w'"):
+    with pytest.raises(GemstonesInputError, match="rule of 'w'"):
         read_rules_json(tmp_path / "rules.json")
     with pytest.raises(FitInputError, match="bad axes"):
         parse_axes("0,1")

@@ -85,7 +85,7 @@ def test_unknown_key_is_named_with_valid_keys():
         ),
         ({"law": {"form": "chinchilla"}}, r"\[law\] form = 'chinchilla' is not valid"),
         ({"law": {"approach": 2}}, r"\[law\] approach = 2 is not valid"),
-        ({"fit": {"delta": -1.0}}, r"delta must be positive"),
+        ({"fit": {"delta": -1.0}}, r"delta must be a positive, finite number"),
         ({"columns": {"N": "params"}}, r"unknown key 'N' in \[columns\]"),
     ],
 )

@@ -110,7 +110,7 @@ def test_fit_user_table(capsys, tmp_path):
         (["fit", "--design", "hott"], "unknown design 'hott'"),
         (["fit", "--design", "hot", "--law", "chinchilla"], "unknown --law 'chinchilla'"),
         (["fit"], "give exactly one of --design"),
-        (["fit", "--design", "hot", "--delta", "-1"], "--delta must be positive"),
+        (["fit", "--design", "hot", "--delta", "-1"], "--delta must be a positive, finite number"),
         (["fit", "--design", "hot", "--format", "xml"], "unknown --format 'xml'"),
     ],
 )

@@ -67,12 +67,12 @@ def test_report_prints_saving_and_layer_table_and_plots(tmp_path, capsys) -> Non
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["snr", "rules", "--csv", "missing.csv"], "file not found: missing.csv"),
+        (["snr", "rules", "--csv", "missing.csv"], "SNR CSV 'missing.csv' does not exist"),
         (["snr", "rules", "--csv", str(SNR_CSV), "--cutoff", "-1"], "--cutoff must be"),
         (["snr", "rules", "--csv", str(SNR_CSV), "--cutoff", "nan"], "--cutoff must be"),
         (["snr", "rules", "--csv", str(RESULTS_CSV)], "lacks column(s) ['step', 'key'"),
-        (["snr", "report", "missing.parquet"], "file not found"),
-        (["snr", "sweep", "--widths", "24", "--steps", "2"], "multiples of 16"),
+        (["snr", "report", "missing.parquet"], "does not exist"),
+        (["snr", "sweep", "--widths", "24", "--steps", "2"], "multiple of 16"),
         (["snr", "sweep", "--lrs", "fast"], "--lrs 'fast'"),
         (["snr", "sweep", "--out", "table.txt"], "must end in .parquet or .csv"),
     ],
