@@ -48,16 +48,6 @@ _FLAG_NAMES = {
 }
 
 
-def check_output_folder(path: Path, option: str) -> None:
-    """Fail early (exit 2) when ``path`` cannot become a folder: it, or a parent, is a file."""
-    for candidate in (path, *path.parents):
-        if candidate.exists():
-            if not candidate.is_dir():
-                where = "is" if candidate == path else f"sits under {candidate}, which is"
-                raise GemstonesInputError(f"{option} {path}: {where} a file, not a folder")
-            return
-
-
 def _fmt(value: float) -> str:
     if not math.isfinite(value):
         return str(value)
@@ -153,7 +143,9 @@ def fit_command(
     if metric is not None and not metric.strip():
         raise GemstonesInputError("--metric '': give a metric name, e.g. acc_norm")
     if plot is not None:
-        check_output_folder(plot, "--plot")
+        from registry.atomic import check_output_dir
+
+        check_output_dir(plot, "--plot")
     sampling_paths = [p for p in paths if is_sampling_table(p)]
     other_paths = [p for p in paths if p not in sampling_paths]
     if x == "samples" and other_paths:
@@ -452,11 +444,6 @@ def recurrent_run_command(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from gemstones.runs import recurrent
-
-    if seed < 0:
-        raise GemstonesInputError(f"--seed {seed}: must be >= 0")
-    if out is not None:
-        check_output_folder(out, "--out")
 
     rs = recurrent.parse_r_list(r)
     try:

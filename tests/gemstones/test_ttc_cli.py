@@ -263,8 +263,8 @@ def _bad_file(tmp_path, change):
             "no numeric value",
         ),
         (lambda t: ["ttc", "fit", str(DATA / "two_point_r1_r32.csv"), "--x", "flops"], "FLOPs"),
-        (lambda t: ["recurrent", "run", "--r", "1,2,...,1000000000"], "above the limit 4096"),
-        (lambda t: ["recurrent", "run", "--r", ",".join(map(str, range(1, 300)))], "more than 256"),
+        (lambda t: ["recurrent", "run", "--r", "1,2,...,1000000000"], "<= 4,096"),
+        (lambda t: ["recurrent", "run", "--r", ",".join(map(str, range(1, 300)))], "at most 256"),
         (lambda t: ["recurrent", "run", "--seed", "-1"], "--seed -1"),
         (lambda t: ["recurrent", "run", "--out", str(HUGINN)], "is a file"),
     ],
@@ -288,7 +288,7 @@ def test_a_failed_plot_write_leaves_the_old_plots(tmp_path, monkeypatch):
     before = {p: p.read_bytes() for p in written}
 
     def full_disk(self, fname, **kwargs):
-        Path(fname).write_bytes(b"%PDF-partial")
+        fname.write(b"%PDF-partial")  # the atomic writer hands savefig an open temporary file
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Figure, "savefig", full_disk)
@@ -305,15 +305,15 @@ def test_a_failed_results_write_keeps_the_previous_run(tmp_path, monkeypatch):
     first = recurrent.write_results(config, {1: 0.5, 2: 0.6, 4: 0.7}, tmp_path)
     before = {p: p.read_bytes() for p in first}
     calls = []
-    real = recurrent.write_text_atomic
+    real = recurrent.write_json_atomic
 
-    def fail_second(text, path):
+    def fail_second(document, path, **kwargs):
         calls.append(path)
         if len(calls) == 2:
             raise OSError(28, "No space left on device")
-        real(text, path)
+        real(document, path, **kwargs)
 
-    monkeypatch.setattr(recurrent, "write_text_atomic", fail_second)
+    monkeypatch.setattr(recurrent, "write_json_atomic", fail_second)
     with pytest.raises(OSError):
         recurrent.write_results(config, {1: 0.55, 2: 0.65, 4: 0.75, 8: 0.8}, tmp_path)
     folder = tmp_path / recurrent.RESULTS_DIR
