@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 
 from gemstones.errors import GemstonesInputError
 
 from .app import snr_app
+
+if TYPE_CHECKING:  # polars is imported where used: `gemstones --help` stays fast
+    import polars as pl
 
 _UPSTREAM_COLUMNS = {"step", "key", "shape", "compress_dims", "snr"}
 
@@ -104,6 +106,8 @@ def reference_as_sweep(
     frame: pl.DataFrame, run: str, layer_map: dict[str, list[str]]
 ) -> pl.DataFrame:
     """An upstream SNR table (one run) in the sweep table's columns (width/depth/lr unknown: null)."""
+    import polars as pl
+
     from fitting.snr import classify_layer
 
     return frame.with_columns(
@@ -119,6 +123,8 @@ def reference_as_sweep(
 
 def load_any_snr_table(path: Path, layer_map: dict[str, list[str]]) -> tuple[pl.DataFrame, bool]:
     """Read an upstream SNR CSV or one of our sweep tables; returns (sweep-shaped frame, is_upstream)."""
+    import polars as pl
+
     from fitting.snr_io import read_snr_csv
     from gemstones.runs.snr_sweep import read_sweep_table
 
@@ -148,6 +154,8 @@ def report_command(
     ] = None,
 ) -> None:
     """Second-moment saving and a table per layer type; trends across a sweep; optional heatmaps."""
+    import polars as pl
+
     from fitting.snr import flax_layout, torch_layout
     from fitting.snr_trends import compressibility, fit_snr_trends, trends_frame
 
@@ -202,6 +210,7 @@ def plot_heatmaps(
     not, grey cells are not candidates. Writes ``snr_heatmap.png`` and ``snr_heatmap.pdf`` into ``folder``.
     """
     import matplotlib
+    import polars as pl
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
