@@ -225,10 +225,10 @@ def solve_from_starts(
         if method == "lm":
             slot_count = _slot_count(m, slots)
             padded = _padded_arrays(log_x, log_loss, w, centre, _points_per_chunk(slot_count))
-            lx, ly = jnp.asarray(padded[0]), jnp.asarray(padded[1])
+            lx, ly = jax.device_put(padded[0]), jax.device_put(padded[1])
             weights_c = padded[2]  # (C, 1 or m, c), host copy kept only for per-start weights
             del padded
-            shared = jnp.asarray(weights_c) if weights_c.shape[1] == 1 else None
+            shared = jax.device_put(weights_c) if weights_c.shape[1] == 1 else None
             runner = _lm_runner(k, float(delta), float(rtol), int(patience))
             phi, value, converged, steps = _lm_queue(
                 runner,
@@ -276,7 +276,7 @@ def _lm_queue(
     queue, so a few slow starts never hold a whole batch of finished ones (one compiled program
     whatever the number of starts). Each start's iterates are the same either way.
     """
-    import jax.numpy as jnp
+    import jax
 
     m, p = phi0.shape
     out_phi = np.array(phi0, dtype=np.float64, copy=True)
@@ -315,12 +315,12 @@ def _lm_queue(
         if per_start:
             w = weights_c[:, np.maximum(held, 0), :]
             w[:, held < 0, :] = 0.0
-            w = jnp.asarray(w)
+            w = jax.device_put(w)
         else:
             w = shared
         result = runner(
-            {key: jnp.asarray(value) for key, value in state.items()},
-            jnp.asarray(fresh),
+            jax.device_put(state),
+            jax.device_put(fresh),
             lx,
             ly,
             w,
@@ -710,6 +710,9 @@ def fit_approach3(
             delta=delta,
             weights=None if weights is None else weights[subset],
             max_steps=probe_steps,
+            # the polish's slot count: on small data both stages share one compiled program
+            slots=n_refine,
+            round_steps=probe_steps,
         )
         order = np.lexsort((np.arange(n_polished), probe.objective))[:n_refine]
         starts = probe.theta[order]
