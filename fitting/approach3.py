@@ -95,31 +95,22 @@ def _points_per_chunk(m: int) -> int:
     return 1 << (target.bit_length() - 1)
 
 
-def _bucket(count: int) -> int:
-    """``count`` rounded up to 1..8 or ``2^j * {4, 5, 6, 7}`` (at most 25% more)."""
-    if count <= 8:
-        return max(1, count)
-    scale = 1 << (count.bit_length() - 3)  # count / scale lies in [4, 8)
-    return -(-count // scale) * scale
-
-
 def padded_point_count(n: int, chunk: int) -> int:
     """The bucket a data set of ``n`` points is padded to (with zero-weight points).
 
-    Up to one chunk: ``n`` rounded up to 8..15 or ``2^j * {8, 9, ..., 15}`` points (at most 12.5%
-    padding); beyond: a whole number of chunks, rounded up to 1..8 or ``2^j * {4, 5, 6, 7}``
-    chunks (at most 25%). Data sets in the same bucket share one compiled solver.
+    ``n`` rounded up to 8..16 or ``2^j * {8, 9, ..., 15}`` points: at most 12.5% padding, and about
+    eight buckets per doubling of the data, each sharing one compiled solver. The padded points
+    are then split into chunks of at most ``chunk`` points (a power of two dividing the bucket).
 
     Example:
         >>> padded_point_count(220, 1024), padded_point_count(3000, 1024)
         (224, 3072)
     """
-    if n <= chunk:
-        if n <= 16:
-            return max(8, n)
-        scale = 1 << (n.bit_length() - 4)  # n / scale lies in [8, 16)
-        return min(chunk, -(-n // scale) * scale)
-    return _bucket(-(-n // chunk)) * chunk
+    if n <= 16:
+        return max(8, n)
+    scale = 1 << (n.bit_length() - 4)  # n / scale lies in [8, 16)
+    del chunk  # the bucket does not depend on the chunk size
+    return -(-n // scale) * scale
 
 
 def _padded_arrays(
@@ -128,7 +119,7 @@ def _padded_arrays(
     """Centred, zero-weight-padded data split into chunks: (C, c, k), (C, c), (C, mw, c)."""
     n, k = log_x.shape
     n_pad = padded_point_count(n, chunk)
-    c = min(chunk, n_pad)
+    c = n_pad if n_pad <= chunk else min(chunk, n_pad & -n_pad)  # a power of two dividing n_pad
     lx = np.zeros((n_pad, k))
     np.subtract(log_x, centre, out=lx[:n])
     ly = np.zeros(n_pad)
