@@ -8,7 +8,15 @@ the best. Here, in float64 scoped to the fit:
    the best ``n_polish`` (256) are kept;
 2. *probe*: those starts run 40 batched local iterations on the screening points;
 3. *polish*: the best ``n_refine`` (32) probed solutions run to convergence on every point; the
-   lowest objective among the converged ones is the fit.
+   lowest objective among the converged ones is the fit. Above ``max_refine_points`` (8,192;
+   every built-in design is below) they converge on a seeded subsample of that size instead, and
+   only the best ``n_final`` (3) distinct solutions are polished on every point, so the time is
+   linear in the number of points (a fixed cost plus a few dozen passes over the data).
+
+Memory is O(n): ``J^T W J`` and ``J^T W r`` are accumulated over chunks of points inside the
+compiled loop, never as a starts x points x parameters tensor. Data are padded with zero-weight
+points to size buckets, so that a new data size reuses the compiled solver (and JAX's persistent
+compilation cache, switched on by ``gemstones``, reuses it across processes).
 
 The local solver (``solve_from_starts``) is a batched Levenberg-Marquardt on the iteratively
 reweighted least-squares majoriser of the Huber loss, with the analytic Jacobian of the log
@@ -62,7 +70,7 @@ class StartsSolution:
         theta: final parameters, paper layout, shape (m, 2k+1).
         objective: final objective of each, shape (m,).
         converged: whether each met the stopping rule before ``max_steps``, shape (m,).
-        steps: L-BFGS iterations each took, shape (m,).
+        steps: local iterations each took, shape (m,).
     """
 
     theta: np.ndarray
@@ -180,7 +188,10 @@ def solve_from_starts(
         ``StartsSolution`` with parameters back in the paper layout.
 
     Example:
-        >>> solution = solve_from_starts(np.array([[3.0, 0.4, 0.5]]), log_x, log_loss)
+        >>> x = np.geomspace(1e6, 1e9, 50)[:, None]
+        >>> y = 2.0 + 300.0 * x[:, 0] ** -0.3
+        >>> solution = solve_from_starts(np.array([[5.0, 0.2, 0.5]]), np.log(x), np.log(y))
+        >>> solution.theta[0]  # [log 300, 0.3, log 2] -> array([5.70..., 0.3..., 0.69...])
     """
     import jax
     import jax.numpy as jnp

@@ -198,7 +198,8 @@ def chunked_objective(
     Up to one chunk it is exactly ``objective``; beyond, the chunk sums are added in order.
 
     Example:
-        >>> chunked_objective(np.array([1.0, 0.5, 0.0]), np.log([[10.0]]), np.log([1.5]))
+        >>> theta = np.array([1.0, 0.5, 0.0])  # L = 1 + e * x^-0.5
+        >>> chunked_objective(theta, np.log([[10.0]]), np.log([1.0 + np.e / np.sqrt(10.0)]))
         0.0
     """
     n = log_loss.shape[0]
