@@ -320,9 +320,9 @@ def _lm_queue(
             w = jax.device_put(w)
         else:
             w = shared
+        state["fresh"] = fresh
         result = runner(
             jax.device_put(state),
-            jax.device_put(fresh),
             lx,
             ly,
             w,
@@ -356,7 +356,8 @@ def _lm_runner(k: int, delta: float, rtol: float, patience: int):
     objective, ``J^T W J`` and ``J^T W r`` at the current point: a trial point's three are computed
     in the same pass as its objective, and carried over when the step is accepted. It runs until
     every start has converged or spent ``max_steps`` iterations, or ``round_steps`` iterations
-    have passed; starts flagged ``fresh`` get their objective, ``J^T W J`` and ``J^T W r`` first.
+    have passed; starts flagged ``fresh`` get their objective, ``J^T W J`` and ``J^T W r`` in the
+    first pass (one traced copy of the pass: tracing is most of a warm process's start-up).
     """
     key = ("lm", k, delta, rtol, patience)
     if key in _RUNNERS:
@@ -391,48 +392,41 @@ def _lm_runner(k: int, delta: float, rtol: float, patience: int):
         return total
 
     @jax.jit
-    def run(state, fresh, lx, ly, w, max_steps, round_steps):
-        f0, h0, g0 = jax.lax.cond(
-            jnp.any(fresh),
-            lambda: stats(state["phi"], lx, ly, w),
-            lambda: (state["f"], state["h"], state["g"]),
-        )
-        state = dict(state)
-        state["f"] = jnp.where(fresh, f0, state["f"])
-        state["h"] = jnp.where(fresh[:, None, None], h0, state["h"])
-        state["g"] = jnp.where(fresh[:, None], g0, state["g"])
-
+    def run(state, lx, ly, w, max_steps, round_steps):
         def active(s):
             return ~s["done"] & (s["steps"] < max_steps)
 
         def cond(carry):
             i, s = carry
-            return (i < round_steps) & jnp.any(active(s))
+            # one more pass than round_steps: the first evaluates the fresh starts
+            return (i <= round_steps) & jnp.any(active(s))
 
         def body(carry):
             i, s = carry
-            phi, f, h, g, lam = s["phi"], s["f"], s["h"], s["g"], s["lam"]
-            live = active(s)
+            phi, f, h, g, lam, fresh = s["phi"], s["f"], s["h"], s["g"], s["lam"], s["fresh"]
+            live = active(s) & ~fresh  # a fresh start is evaluated, not stepped, this pass
             diag = jnp.diagonal(h, axis1=1, axis2=2)
             damping = lam[:, None] * (diag + 1e-12 * (1.0 + jnp.max(diag, axis=1, keepdims=True)))
             step_vec = jnp.linalg.solve(h + damping[..., None] * jnp.eye(p), g[..., None])[..., 0]
-            trial = phi + step_vec
+            trial = jnp.where(fresh[:, None], phi, phi + step_vec)
             f_trial, h_trial, g_trial = stats(trial, lx, ly, w)
             better = jnp.isfinite(f_trial) & (f_trial < f) & live
-            new_f = jnp.where(better, f_trial, f)
+            take = better | fresh
+            new_f = jnp.where(take, f_trial, f)
             stalled = (f - new_f) <= rtol * jnp.abs(new_f)
             stalls = jnp.where(live, jnp.where(stalled, s["stalls"] + 1, 0), s["stalls"])
             new = {
-                "phi": jnp.where(better[:, None], trial, phi),
+                "phi": jnp.where(take[:, None], trial, phi),
                 "f": new_f,
-                "h": jnp.where(better[:, None, None], h_trial, h),
-                "g": jnp.where(better[:, None], g_trial, g),
+                "h": jnp.where(take[:, None, None], h_trial, h),
+                "g": jnp.where(take[:, None], g_trial, g),
                 "lam": jnp.where(
                     live, jnp.clip(jnp.where(better, lam / 3.0, lam * 4.0), 1e-12, 1e16), lam
                 ),
                 "done": s["done"] | (live & (stalls >= patience)),
                 "stalls": stalls,
                 "steps": s["steps"] + live.astype(s["steps"].dtype),
+                "fresh": jnp.zeros_like(fresh),
             }
             return i + 1, new
 
