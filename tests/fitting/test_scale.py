@@ -84,6 +84,7 @@ def test_queued_slots_give_each_start_the_same_solution() -> None:
     assert seen == sorted(seen) and seen[-1] == 10
 
 
+@pytest.mark.slow
 def test_large_data_path_refines_on_a_subsample_then_polishes_few() -> None:
     """Above max_refine_points the fit converges on a subsample first; it still recovers the law."""
     x, loss, theta = _synthetic(3000, seed=3)
