@@ -8,7 +8,15 @@ the best. Here, in float64 scoped to the fit:
    the best ``n_polish`` (256) are kept;
 2. *probe*: those starts run 40 batched local iterations on the screening points;
 3. *polish*: the best ``n_refine`` (32) probed solutions run to convergence on every point; the
-   lowest objective among the converged ones is the fit.
+   lowest objective among the converged ones is the fit. Above ``max_refine_points`` (8,192;
+   every built-in design is below) they converge on a seeded subsample of that size instead, and
+   only the best ``n_final`` (3) distinct solutions are polished on every point, so the time is
+   linear in the number of points (a fixed cost plus a few dozen passes over the data).
+
+Memory is O(n): ``J^T W J`` and ``J^T W r`` are accumulated over chunks of points inside the
+compiled loop, never as a starts x points x parameters tensor. Data are padded with zero-weight
+points to size buckets, so that a new data size reuses the compiled solver (and JAX's persistent
+compilation cache, switched on by ``gemstones``, reuses it across processes).
 
 The local solver (``solve_from_starts``) is a batched Levenberg-Marquardt on the iteratively
 reweighted least-squares majoriser of the Huber loss, with the analytic Jacobian of the log
@@ -21,7 +29,7 @@ the a/alpha correlation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +37,8 @@ import numpy as np
 from fitting.errors import FitInputError
 from fitting.laws import (
     DEFAULT_DELTA,
+    chunked_objective,
+    huber,
     log_prediction,
     log_prediction_jacobian,
     objective,
@@ -42,6 +52,11 @@ from fitting.starts import PAPER_GRID, StartGrid, screen_grid, screening_subsamp
 
 DEFAULT_MAX_STEPS = 2000
 DEFAULT_POLISH_STARTS = 256
+DEFAULT_REFINE_POINTS = 8192
+DEFAULT_FINAL_STARTS = 3
+CHUNK_ELEMENTS = 1 << 17
+"""(start, point) pairs per chunk of the batched solver's accumulation."""
+POINT_CHUNK_FLOOR = 256
 
 FLAG_VANISHING_E = "irreducible_error_vanishing"
 FLAG_EXPONENT_NEAR_ZERO = "exponent_near_zero"
@@ -70,7 +85,7 @@ class StartsSolution:
         theta: final parameters, paper layout, shape (m, 2k+1).
         objective: final objective of each, shape (m,).
         converged: whether each met the stopping rule before ``max_steps``, shape (m,).
-        steps: L-BFGS iterations each took, shape (m,).
+        steps: local iterations each took, shape (m,).
     """
 
     theta: np.ndarray
@@ -97,6 +112,48 @@ def _from_centred(phi: np.ndarray, centre: np.ndarray) -> np.ndarray:
     return out
 
 
+def _points_per_chunk(m: int) -> int:
+    """Points per accumulation chunk for ``m`` starts: a power of two, about 2^17 (start, point) pairs."""
+    target = max(POINT_CHUNK_FLOOR, CHUNK_ELEMENTS // max(1, m))
+    return 1 << (target.bit_length() - 1)
+
+
+def padded_point_count(n: int, chunk: int) -> int:
+    """The bucket a data set of ``n`` points is padded to (with zero-weight points).
+
+    ``n`` rounded up to 8..16 or ``2^j * {8, 9, ..., 15}`` points: at most 12.5% padding, and about
+    eight buckets per doubling of the data, each sharing one compiled solver. The padded points
+    are then split into chunks of at most ``chunk`` points (a power of two dividing the bucket).
+
+    Example:
+        >>> padded_point_count(220, 1024), padded_point_count(3000, 1024)
+        (224, 3072)
+    """
+    if n <= 16:
+        return max(8, n)
+    scale = 1 << (n.bit_length() - 4)  # n / scale lies in [8, 16)
+    del chunk  # the bucket does not depend on the chunk size
+    return -(-n // scale) * scale
+
+
+def _padded_arrays(
+    log_x: np.ndarray, log_loss: np.ndarray, weights: np.ndarray, centre: np.ndarray, chunk: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centred, zero-weight-padded data split into chunks: (C, c, k), (C, c), (C, mw, c)."""
+    n, k = log_x.shape
+    n_pad = padded_point_count(n, chunk)
+    c = n_pad if n_pad <= chunk else min(chunk, n_pad & -n_pad)  # a power of two dividing n_pad
+    lx = np.zeros((n_pad, k))
+    np.subtract(log_x, centre, out=lx[:n])
+    ly = np.zeros(n_pad)
+    ly[:n] = log_loss
+    w = np.zeros((weights.shape[0], n_pad))
+    w[:, :n] = weights
+    chunks = n_pad // c
+    w = np.ascontiguousarray(w.reshape(-1, chunks, c).transpose(1, 0, 2))
+    return lx.reshape(chunks, c, k), ly.reshape(chunks, c), w
+
+
 def solve_from_starts(
     starts: np.ndarray,
     log_x: np.ndarray,
@@ -108,16 +165,21 @@ def solve_from_starts(
     method: str = "lm",
     rtol: float = 1e-10,
     patience: int = 10,
+    slots: int | None = None,
+    round_steps: int = 32,
+    progress: Callable[[int, int], None] | None = None,
 ) -> StartsSolution:
     """Polish many starts at once on the summed Huber objective, batched in JAX float64.
 
     Two batched local methods are available:
 
     - ``"lm"`` (default): Levenberg-Marquardt on the iteratively reweighted least-squares majoriser
-      of the Huber loss (weights ``min(1, delta/|r|)``), with the Jacobian from ``jax.jacfwd`` and
-      a step accepted only when the true objective falls. Each iteration is a handful of dense
-      batched operations plus a (2k+1)-square solve per start, so hundreds of starts polish in
-      about a second; near an optimum it converges much faster than L-BFGS on this almost-L1 loss.
+      of the Huber loss (weights ``min(1, delta/|r|)``), with the analytic Jacobian and a step
+      accepted only when the true objective falls. ``J^T W J`` and ``J^T W r`` are accumulated
+      over chunks of points, so memory is O(n + starts x chunk), never starts x points x
+      parameters; the data are padded with zero-weight points to a size bucket
+      (``padded_point_count``) so that a new data size reuses the compiled solver. Each iteration
+      is one pass over the data plus a (2k+1)-square solve per start.
     - ``"lbfgs"``: optax L-BFGS with a zoom line search, vmapped over starts (slower on CPU).
 
     Args:
@@ -131,9 +193,20 @@ def solve_from_starts(
         method: ``"lm"`` or ``"lbfgs"``.
         rtol: an iteration "stalls" when the objective falls by less than ``rtol * |f|``.
         patience: a start has converged after this many consecutive stalled iterations.
+        slots: hold at most this many starts at once (``"lm"`` only; rounded down to a power of
+            two); finished starts are replaced from the queue every ``round_steps`` iterations.
+            None: all starts at once.
+        round_steps: iterations between refills of the slots.
+        progress: optional callback ``progress(finished, m)`` after each round that finished starts.
 
     Returns:
         ``StartsSolution`` with parameters back in the paper layout.
+
+    Example:
+        >>> x = np.geomspace(1e6, 1e9, 50)[:, None]
+        >>> y = 2.0 + 300.0 * x[:, 0] ** -0.3
+        >>> solution = solve_from_starts(np.array([[5.0, 0.2, 0.5]]), np.log(x), np.log(y))
+        >>> solution.theta[0]  # [log 300, 0.3, log 2] -> array([5.70..., 0.3..., 0.69...])
     """
     import jax
     import jax.numpy as jnp
@@ -149,7 +222,7 @@ def solve_from_starts(
     if method not in ("lm", "lbfgs"):
         raise FitInputError(f"unknown method {method!r}; valid: 'lm', 'lbfgs'")
     if weights is None:
-        w = np.ones((m, n))
+        w = np.ones((1, n))
     else:
         w = np.asarray(weights, dtype=np.float64)
         if w.ndim == 1:
@@ -163,17 +236,39 @@ def solve_from_starts(
             raise FitInputError(
                 f"weights must be non-negative, finite, of shape ({n},) or ({m}, {n}); got {w.shape}"
             )
-        w = np.broadcast_to(w, (m, n))
     centre = _centre(log_x)
     phi0 = _to_centred(starts, centre)
-    centred_x = log_x - centre
 
     with jax.enable_x64(True):
-        builder = _lm_runner if method == "lm" else _lbfgs_runner
-        run = builder(k, float(delta), int(max_steps), float(rtol), int(patience))
-        phi, value, converged, steps = run(
-            jnp.asarray(phi0), jnp.asarray(centred_x), jnp.asarray(log_loss), jnp.asarray(w)
-        )
+        if method == "lm":
+            slot_count = _slot_count(m, slots)
+            padded = _padded_arrays(log_x, log_loss, w, centre, _points_per_chunk(slot_count))
+            lx, ly = jax.device_put(padded[0]), jax.device_put(padded[1])
+            weights_c = padded[2]  # (C, 1 or m, c), host copy kept only for per-start weights
+            del padded
+            shared = jax.device_put(weights_c) if weights_c.shape[1] == 1 else None
+            runner = _lm_runner(k, float(delta), float(rtol), int(patience))
+            phi, value, converged, steps = _lm_queue(
+                runner,
+                phi0,
+                lx,
+                ly,
+                weights_c,
+                shared,
+                slot_count,
+                int(max_steps),
+                int(round_steps),
+                progress,
+            )
+            del lx, ly, shared, weights_c
+        else:
+            run = _lbfgs_runner(k, float(delta), int(max_steps), float(rtol), int(patience))
+            phi, value, converged, steps = run(
+                jnp.asarray(phi0),
+                jnp.asarray(log_x - centre),
+                jnp.asarray(log_loss),
+                jnp.asarray(np.broadcast_to(w, (m, n))),
+            )
         phi, value = np.asarray(phi), np.asarray(value)
         converged, steps = np.asarray(converged), np.asarray(steps)
     theta = _from_centred(phi, centre)
@@ -182,12 +277,105 @@ def solve_from_starts(
     return StartsSolution(theta=theta, objective=value, converged=converged & finite, steps=steps)
 
 
+def _slot_count(m: int, slots: int | None) -> int:
+    """How many starts the solver holds at once: all of them, or ``slots`` (a power of two)."""
+    if slots is None or m <= slots:
+        return m
+    return 1 << (max(1, int(slots)).bit_length() - 1)
+
+
+def _lm_queue(
+    runner, phi0, lx, ly, weights_c, shared, slot_count, max_steps, round_steps, progress
+):
+    """Run the LM solver over ``m`` starts through ``slot_count`` slots.
+
+    With as many slots as starts it is one call to the compiled loop. Otherwise the slots run
+    ``round_steps`` iterations at a time and every finished start's slot is refilled from the
+    queue, so a few slow starts never hold a whole batch of finished ones (one compiled program
+    whatever the number of starts). Each start's iterates are the same either way.
+    """
+    import jax
+
+    m, p = phi0.shape
+    out_phi = np.array(phi0, dtype=np.float64, copy=True)
+    out_f = np.full(m, np.inf)
+    out_done = np.zeros(m, dtype=bool)
+    out_steps = np.zeros(m, dtype=np.int64)
+    per_start = shared is None
+    if slot_count >= m:
+        round_steps = max_steps
+    held = np.full(slot_count, -1, dtype=np.int64)  # the start each slot holds, -1 = none
+    state = {
+        "phi": np.zeros((slot_count, p)),
+        "f": np.zeros(slot_count),
+        "h": np.zeros((slot_count, p, p)),
+        "g": np.zeros((slot_count, p)),
+        "lam": np.full(slot_count, 1e-3),
+        "done": np.ones(slot_count, dtype=bool),
+        "stalls": np.zeros(slot_count, dtype=np.int32),
+        "steps": np.zeros(slot_count, dtype=np.int32),
+    }
+    queued, finished = 0, 0
+    while True:
+        free = np.flatnonzero(held < 0)
+        take = min(free.size, m - queued)
+        fresh = np.zeros(slot_count, dtype=bool)
+        if take:
+            slots_now, starts_now = free[:take], np.arange(queued, queued + take)
+            held[slots_now] = starts_now
+            fresh[slots_now] = True
+            state["phi"][slots_now] = phi0[starts_now]
+            state["lam"][slots_now] = 1e-3
+            state["done"][slots_now] = False
+            state["stalls"][slots_now] = 0
+            state["steps"][slots_now] = 0
+            queued += take
+        if per_start:
+            w = weights_c[:, np.maximum(held, 0), :]
+            w[:, held < 0, :] = 0.0
+            w = jax.device_put(w)
+        else:
+            w = shared
+        state["fresh"] = fresh
+        result = runner(
+            jax.device_put(state),
+            lx,
+            ly,
+            w,
+            max_steps,
+            round_steps,
+        )
+        state = {key: np.array(value) for key, value in result.items()}
+        over = (state["done"] | (state["steps"] >= max_steps)) & (held >= 0)
+        for slot in np.flatnonzero(over):
+            start = held[slot]
+            out_phi[start] = state["phi"][slot]
+            out_f[start] = state["f"][slot]
+            out_done[start] = state["done"][slot]
+            out_steps[start] = state["steps"][slot]
+            held[slot] = -1
+        state["done"][held < 0] = True
+        finished += int(over.sum())
+        if progress is not None and over.any():
+            progress(finished, m)
+        if finished >= m:
+            return out_phi, out_f, out_done, out_steps
+
+
 _RUNNERS: dict[tuple, object] = {}
 
 
-def _lm_runner(k: int, delta: float, max_steps: int, rtol: float, patience: int):
-    """Build (once per configuration) the jitted batched IRLS Levenberg-Marquardt loop."""
-    key = ("lm", k, delta, max_steps, rtol, patience)
+def _lm_runner(k: int, delta: float, rtol: float, patience: int):
+    """Build (once per configuration) the jitted batched IRLS Levenberg-Marquardt loop.
+
+    The loop takes the data in chunks, (C, c, k) / (C, c) / (C, mw, c), and keeps, per start, the
+    objective, ``J^T W J`` and ``J^T W r`` at the current point: a trial point's three are computed
+    in the same pass as its objective, and carried over when the step is accepted. It runs until
+    every start has converged or spent ``max_steps`` iterations, or ``round_steps`` iterations
+    have passed; starts flagged ``fresh`` get their objective, ``J^T W J`` and ``J^T W r`` in the
+    first pass (one traced copy of the pass: tracing is most of a warm process's start-up).
+    """
+    key = ("lm", k, delta, rtol, patience)
     if key in _RUNNERS:
         return _RUNNERS[key]
     import jax
@@ -195,53 +383,71 @@ def _lm_runner(k: int, delta: float, max_steps: int, rtol: float, patience: int)
 
     p = 2 * k + 1
 
-    def values(phi, lx, ly, w):  # (m, p) -> (m,)
-        return jax.vmap(lambda t, wi: objective(t, lx, ly, delta, wi, jnp))(phi, w)
-
-    def residuals_and_jacobian(phi, lx, ly):
+    def chunk_stats(phi, lx, ly, w):  # (m, p), (c, k), (c,), (mw, c)
         pred, jac = log_prediction_jacobian(phi, lx)
-        return ly[None, :] - pred, jac
+        r = ly[None, :] - pred
+        f = jnp.sum(huber(r, delta, jnp) * w, axis=1)
+        irls = w * jnp.minimum(1.0, delta / jnp.maximum(jnp.abs(r), 1e-300))
+        jw = jac * irls[..., None]
+        h = jnp.einsum("mnp,mnq->mpq", jw, jac)
+        g = jnp.einsum("mnp,mn->mp", jw, r)
+        return f, h, g
+
+    def stats(phi, lx, ly, w):
+        """Objective, J^T W J and J^T W r of every start, summed over the chunks."""
+        if lx.shape[0] == 1:
+            return chunk_stats(phi, lx[0], ly[0], w[0])
+        m = phi.shape[0]
+
+        def add(acc, chunk):
+            part = chunk_stats(phi, *chunk)
+            return tuple(a + b for a, b in zip(acc, part, strict=True)), None
+
+        init = (jnp.zeros((m,)), jnp.zeros((m, p, p)), jnp.zeros((m, p)))
+        total, _ = jax.lax.scan(add, init, (lx, ly, w))
+        return total
 
     @jax.jit
-    def run(phi0, lx, ly, w):
-        m = phi0.shape[0]
-        f0 = values(phi0, lx, ly, w)
+    def run(state, lx, ly, w, max_steps, round_steps):
+        def active(s):
+            return ~s["done"] & (s["steps"] < max_steps)
 
         def cond(carry):
-            step, _, _, _, done, _ = carry
-            return (step < max_steps) & ~jnp.all(done)
+            i, s = carry
+            # one more pass than round_steps: the first evaluates the fresh starts
+            return (i <= round_steps) & jnp.any(active(s))
 
         def body(carry):
-            step, phi, f, lam, done, stalls = carry
-            r, jac = residuals_and_jacobian(phi, lx, ly)
-            irls = w * jnp.minimum(1.0, delta / jnp.maximum(jnp.abs(r), 1e-300))
-            jw = jac * irls[..., None]
-            h = jnp.einsum("mnp,mnq->mpq", jw, jac)
-            g = jnp.einsum("mnp,mn->mp", jw, r)
+            i, s = carry
+            phi, f, h, g, lam, fresh = s["phi"], s["f"], s["h"], s["g"], s["lam"], s["fresh"]
+            live = active(s) & ~fresh  # a fresh start is evaluated, not stepped, this pass
             diag = jnp.diagonal(h, axis1=1, axis2=2)
             damping = lam[:, None] * (diag + 1e-12 * (1.0 + jnp.max(diag, axis=1, keepdims=True)))
             step_vec = jnp.linalg.solve(h + damping[..., None] * jnp.eye(p), g[..., None])[..., 0]
-            trial = phi + step_vec
-            f_trial = values(trial, lx, ly, w)
-            better = jnp.isfinite(f_trial) & (f_trial < f) & ~done
-            new_phi = jnp.where(better[:, None], trial, phi)
-            new_f = jnp.where(better, f_trial, f)
-            new_lam = jnp.clip(jnp.where(better, lam / 3.0, lam * 4.0), 1e-12, 1e16)
+            trial = jnp.where(fresh[:, None], phi, phi + step_vec)
+            f_trial, h_trial, g_trial = stats(trial, lx, ly, w)
+            better = jnp.isfinite(f_trial) & (f_trial < f) & live
+            take = better | fresh
+            new_f = jnp.where(take, f_trial, f)
             stalled = (f - new_f) <= rtol * jnp.abs(new_f)
-            new_stalls = jnp.where(stalled, stalls + 1, 0)
-            new_done = done | (new_stalls >= patience)
-            return step + 1, new_phi, new_f, new_lam, new_done, new_stalls
+            stalls = jnp.where(live, jnp.where(stalled, s["stalls"] + 1, 0), s["stalls"])
+            new = {
+                "phi": jnp.where(take[:, None], trial, phi),
+                "f": new_f,
+                "h": jnp.where(take[:, None, None], h_trial, h),
+                "g": jnp.where(take[:, None], g_trial, g),
+                "lam": jnp.where(
+                    live, jnp.clip(jnp.where(better, lam / 3.0, lam * 4.0), 1e-12, 1e16), lam
+                ),
+                "done": s["done"] | (live & (stalls >= patience)),
+                "stalls": stalls,
+                "steps": s["steps"] + live.astype(s["steps"].dtype),
+                "fresh": jnp.zeros_like(fresh),
+            }
+            return i + 1, new
 
-        carry = (
-            jnp.asarray(0),
-            phi0,
-            f0,
-            jnp.full((m,), 1e-3),
-            jnp.zeros((m,), dtype=bool),
-            jnp.zeros((m,), dtype=jnp.int32),
-        )
-        steps, phi, f, _, done, _ = jax.lax.while_loop(cond, body, carry)
-        return phi, f, done, jnp.full((m,), steps)
+        _, state = jax.lax.while_loop(cond, body, (jnp.asarray(0), state))
+        return state
 
     _RUNNERS[key] = run
     return run
@@ -456,6 +662,8 @@ def fit_approach3(
     max_steps: int = DEFAULT_MAX_STEPS,
     probe_steps: int = 40,
     n_refine: int = 32,
+    max_refine_points: int = DEFAULT_REFINE_POINTS,
+    n_final: int = DEFAULT_FINAL_STARTS,
 ) -> Approach3Fit:
     """Fit an approach-3 law to positive data: screen a start grid, polish the best, keep the best.
 
@@ -474,6 +682,11 @@ def fit_approach3(
         probe_steps: iterations every screened start gets (on the screening points) before the
             best ``n_refine`` of them (by objective) are polished to convergence on all points.
         n_refine: how many probed starts are polished to convergence.
+        max_refine_points: above this many points, the ``n_refine`` starts converge on a seeded
+            subsample of this size first, and only the best ``n_final`` distinct solutions are
+            polished on every point (time linear in n, memory O(n)). At or below it (every
+            built-in design) all ``n_refine`` are polished on every point.
+        n_final: how many subsample solutions are polished on every point for large data sets.
 
     Returns:
         The best ``Approach3Fit`` (lowest objective among converged polished starts, or among all
@@ -529,9 +742,24 @@ def fit_approach3(
             delta=delta,
             weights=None if weights is None else weights[subset],
             max_steps=probe_steps,
+            # the polish's slot count: on small data both stages share one compiled program
+            slots=n_refine,
+            round_steps=probe_steps,
         )
         order = np.lexsort((np.arange(n_polished), probe.objective))[:n_refine]
         starts = probe.theta[order]
+    if log_loss.size > max_refine_points and starts.shape[0] > n_final:
+        # large data: converge on a subsample, then polish only the few best distinct solutions
+        subset = screening_subsample(log_loss.size, max_refine_points, seed)
+        refined = solve_from_starts(
+            starts,
+            log_x[subset],
+            log_loss[subset],
+            delta=delta,
+            weights=None if weights is None else weights[subset],
+            max_steps=max_steps,
+        )
+        starts = refined.theta[_distinct_best(refined, n_final)]
     solution = solve_from_starts(
         starts, log_x, log_loss, delta=delta, weights=weights, max_steps=max_steps
     )
@@ -544,7 +772,7 @@ def fit_approach3(
         )
     converged = bool(solution.converged[best])
     extra_flags, unidentified = identifiability_flags(theta, log_x, variables, weights, n_distinct)
-    value = float(objective(theta, log_x, log_loss, delta, weights))
+    value = chunked_objective(theta, log_x, log_loss, delta, weights)
     a, alpha, e = split_theta(theta, k)
     return Approach3Fit(
         variables=variables,
@@ -576,6 +804,10 @@ def _best_index(solution: StartsSolution) -> int:
 def parameter_names(variables: Sequence[str]) -> tuple[str, ...]:
     """Names of ``theta``'s entries: ``a_<variable>``..., ``alpha_<variable>``..., ``e``."""
     return (*(f"a_{v}" for v in variables), *(f"alpha_{v}" for v in variables), "e")
+
+
+_FLAG_CHUNK = 65_536
+"""Rows of the Jacobian formed at once by ``identifiability_flags``."""
 
 
 def identifiability_flags(
@@ -630,18 +862,44 @@ def identifiability_flags(
     centre = _centre(log_x)
     phi, centred_x = _to_centred(theta, centre), log_x - centre
     b, alpha, e_value = split_theta(phi, k)
-    z = np.concatenate([b - alpha * centred_x, np.full((log_x.shape[0], 1), e_value)], axis=1)
-    share = np.exp(z - np.max(z, axis=1, keepdims=True))
-    share /= np.sum(share, axis=1, keepdims=True)  # d log L_hat / d z: softmax weights
-    jacobian = np.concatenate([share[:, :k], -share[:, :k] * centred_x, share[:, k:]], axis=1)
     checked = parameter_names(variables)
+    keep = len(checked) - (1 if e < E_FLOOR else 0)
     if e < E_FLOOR:
-        jacobian, checked = jacobian[:, :-1], checked[:-1]
-    w = np.ones(log_x.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
-    curvature, directions = np.linalg.eigh((jacobian * w[:, None]).T @ jacobian)
+        checked = checked[:-1]
+    n = log_x.shape[0]
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    gauss_newton = np.zeros((keep, keep))
+    for start in range(0, n, _FLAG_CHUNK):  # J^T W J in chunks: O(chunk) memory at any n
+        cx = centred_x[start : start + _FLAG_CHUNK]
+        z = np.concatenate([b - alpha * cx, np.full((cx.shape[0], 1), e_value)], axis=1)
+        share = np.exp(z - np.max(z, axis=1, keepdims=True))
+        share /= np.sum(share, axis=1, keepdims=True)  # d log L_hat / d z: softmax weights
+        jac = np.concatenate([share[:, :k], -share[:, :k] * cx, share[:, k:]], axis=1)[:, :keep]
+        gauss_newton += (jac * w[start : start + _FLAG_CHUNK, None]).T @ jac
+    curvature, directions = np.linalg.eigh(gauss_newton)
     weak = curvature <= rtol * max(float(curvature[-1]), np.finfo(np.float64).tiny)
     involved = np.any(np.abs(directions[:, weak]) >= 0.1, axis=1)
     names = tuple(name for name, hit in zip(checked, involved, strict=True) if hit)
     if names:
         flags.append(FLAG_NOT_IDENTIFIED)
     return tuple(flags), names
+
+
+def _distinct_best(solution: StartsSolution, count: int, tol: float = 1e-3) -> np.ndarray:
+    """Indices of up to ``count`` best solutions (converged first), one per basin.
+
+    A solution within ``tol`` (every parameter) of a better one is the same basin and skipped.
+    """
+    rank = np.where(solution.converged, 0, 1)
+    order = np.lexsort((np.arange(rank.size), solution.objective, rank))
+    chosen: list[int] = []
+    for i in order:
+        theta = solution.theta[i]
+        if not np.all(np.isfinite(theta)):
+            continue
+        if any(np.max(np.abs(theta - solution.theta[j])) <= tol for j in chosen):
+            continue
+        chosen.append(int(i))
+        if len(chosen) == count:
+            break
+    return np.array(chosen or [int(order[0])], dtype=np.int64)

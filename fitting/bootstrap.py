@@ -7,8 +7,9 @@ Resampling by points draws checkpoints individually. Either way a resample is a 
 count weights over the original points, and the weighted Huber objective of ``fitting.laws`` with
 those weights is exactly the objective of the resampled data set.
 
-Every resample is refitted by L-BFGS warm-started at the point estimate, all resamples batched in
-one vmapped solve (``fitting.approach3.solve_from_starts``), so 1,000 refits take seconds. Intervals
+Every resample is refitted by the batched Levenberg-Marquardt solver warm-started at the point
+estimate (``fitting.approach3.solve_from_starts``), the resamples queued through a fixed number of
+slots, so 10,000 refits of a few hundred points take seconds. Intervals
 are percentile intervals (Efron's percentile bootstrap) of the resampled values of each parameter
 and of each derived quantity (computed per resample, then summarised).
 """
@@ -203,7 +204,7 @@ def bootstrap_approach3(
     by: ResampleBy = "runs",
     seed: int = 0,
     delta: float = DEFAULT_DELTA,
-    chunk: int = 250,
+    chunk: int = 256,
     max_steps: int = 500,
     progress: Callable[[int, int], None] | None = None,
 ) -> BootstrapResult:
@@ -219,9 +220,9 @@ def bootstrap_approach3(
         by: ``"runs"`` (default) or ``"points"``.
         seed: resampling seed.
         delta: Huber threshold (the fit's).
-        chunk: resamples solved together in one batched call (progress is reported per chunk).
-        max_steps: L-BFGS iteration cap per refit (warm starts need few).
-        progress: optional callback ``progress(done, total)`` after each chunk.
+        chunk: resamples solved together (the solver's slots, rounded down to a power of two).
+        max_steps: iteration cap per refit (warm starts need few).
+        progress: optional callback ``progress(done, total)`` as refits finish.
 
     Returns:
         ``BootstrapResult``.
@@ -242,29 +243,19 @@ def bootstrap_approach3(
     if labels.size != ly.size:
         raise FitInputError(f"groups has {labels.size} labels for {ly.size} points")
     counts = resample_counts(labels, n_resamples, by=by, seed=seed)
-    chunk = max(1, min(int(chunk), n_resamples))
-    thetas = np.empty((n_resamples, theta0.size))
-    objective = np.empty(n_resamples)
-    converged = np.empty(n_resamples, dtype=bool)
     started = time.perf_counter()
-    for start in range(0, n_resamples, chunk):
-        stop = min(start + chunk, n_resamples)
-        # Pad the last chunk to the chunk size so the compiled solver is reused, not rebuilt.
-        rows = np.arange(start, start + chunk).clip(max=stop - 1)
-        solution = solve_from_starts(
-            np.repeat(theta0[None, :], chunk, axis=0),
-            lx,
-            ly,
-            delta=delta,
-            weights=counts[rows],
-            max_steps=max_steps,
-        )
-        size = stop - start
-        thetas[start:stop] = solution.theta[:size]
-        objective[start:stop] = solution.objective[:size]
-        converged[start:stop] = solution.converged[:size]
-        if progress is not None:
-            progress(stop, n_resamples)
+    # One queue of refits through ``chunk`` slots: a finished refit's slot takes the next resample,
+    # so the few slow refits never hold a batch of finished ones, and one program is compiled.
+    solution = solve_from_starts(
+        np.repeat(theta0[None, :], n_resamples, axis=0),
+        lx,
+        ly,
+        delta=delta,
+        weights=counts,
+        max_steps=max_steps,
+        slots=max(1, int(chunk)),
+        progress=progress,
+    )
     n_groups = np.unique(labels).size if by == "runs" else ly.size
     return BootstrapResult(
         variables=variables,
@@ -272,9 +263,9 @@ def bootstrap_approach3(
         seed=int(seed),
         delta=float(delta),
         theta_hat=theta0,
-        thetas=thetas,
-        objective=objective,
-        converged=converged,
+        thetas=solution.theta,
+        objective=solution.objective,
+        converged=solution.converged,
         n_groups=int(n_groups),
         seconds=time.perf_counter() - started,
     )

@@ -468,11 +468,14 @@ def bruteforce_frontier(
     edges: ArrayLike,
     resource: str = "FLOPs",
     chunk_shapes: int = 4096,
+    chunk_elements: int = 1 << 20,
 ) -> Frontier:
     """Reference implementation: evaluate the law on every (shape, token) pair, vectorised numpy.
 
     This is the paper's procedure (without its row-by-row ``apply``), kept to check
-    ``compute_frontier`` and to time it against. Memory is bounded by ``chunk_shapes``.
+    ``compute_frontier`` and to time it against. It works through blocks of at most
+    ``chunk_shapes`` shapes and ``chunk_elements`` (shape, token) pairs, so peak memory does not
+    depend on the size of either grid.
     """
     theta_arr = np.asarray(theta, dtype=np.float64).reshape(-1)
     variables = _check_law(theta_arr, variables)
@@ -483,34 +486,39 @@ def bruteforce_frontier(
     best_shape = np.full(n_buckets, -1, dtype=np.int64)
     best_token = np.full(n_buckets, -1, dtype=np.int64)
     log_tokens = np.log(token_grid)
-    for start in range(0, len(grid), chunk_shapes):
-        stop = min(start + chunk_shapes, len(grid))
+    # blocks of at most ~chunk_elements (shape, token) pairs, whatever the sizes of both grids
+    token_block = max(1, min(token_grid.size, chunk_elements))
+    shape_block = max(1, min(chunk_shapes, chunk_elements // token_block))
+    for start in range(0, len(grid), shape_block):
+        stop = min(start + shape_block, len(grid))
         sub = ShapeGrid(grid.width[start:stop], grid.depth[start:stop])
         logs = _shape_log_variables(sub, variables, params_fn)
         rate = np.asarray(cost_per_token(sub.width, sub.depth), dtype=np.float64)
-        cost = rate[:, None] * token_grid[None, :]  # (p, t)
-        columns = []
-        for name in variables:
-            if name == "tokens":
-                columns.append(np.broadcast_to(log_tokens[None, :], cost.shape))
-            else:
-                columns.append(np.broadcast_to(logs[name][:, None], cost.shape))
-        log_x = np.stack(columns, axis=-1).reshape(-1, len(variables))
-        loss = np.exp(log_prediction(theta_arr, log_x)).reshape(cost.shape)
-        # Buckets [e0, e1], (e1, e2], ...: right-closed, the lowest edge included.
-        bucket = np.searchsorted(bucket_edges, cost, side="left") - 1
-        bucket = np.where(cost == bucket_edges[0], 0, bucket)
-        inside = (cost >= bucket_edges[0]) & (cost <= bucket_edges[-1])
-        for j in range(n_buckets):
-            mask = inside & (bucket == j)
-            if not np.any(mask):
-                continue
-            masked = np.where(mask, loss, np.inf)
-            flat = int(np.argmin(masked))
-            if masked.flat[flat] < best_loss[j]:
-                best_loss[j] = masked.flat[flat]
-                p, t = np.unravel_index(flat, masked.shape)
-                best_shape[j], best_token[j] = start + int(p), int(t)
+        for t_start in range(0, token_grid.size, token_block):
+            t_stop = min(t_start + token_block, token_grid.size)
+            cost = rate[:, None] * token_grid[None, t_start:t_stop]  # (p, t)
+            columns = []
+            for name in variables:
+                if name == "tokens":
+                    columns.append(np.broadcast_to(log_tokens[None, t_start:t_stop], cost.shape))
+                else:
+                    columns.append(np.broadcast_to(logs[name][:, None], cost.shape))
+            log_x = np.stack(columns, axis=-1).reshape(-1, len(variables))
+            loss = np.exp(log_prediction(theta_arr, log_x)).reshape(cost.shape)
+            # Buckets [e0, e1], (e1, e2], ...: right-closed, the lowest edge included.
+            bucket = np.searchsorted(bucket_edges, cost, side="left") - 1
+            bucket = np.where(cost == bucket_edges[0], 0, bucket)
+            inside = (cost >= bucket_edges[0]) & (cost <= bucket_edges[-1])
+            for j in range(n_buckets):
+                mask = inside & (bucket == j)
+                if not np.any(mask):
+                    continue
+                masked = np.where(mask, loss, np.inf)
+                flat = int(np.argmin(masked))
+                if masked.flat[flat] < best_loss[j]:
+                    best_loss[j] = masked.flat[flat]
+                    p, t = np.unravel_index(flat, masked.shape)
+                    best_shape[j], best_token[j] = start + int(p), t_start + int(t)
     keep = best_shape >= 0
     shape_idx, token_idx = best_shape[keep], best_token[keep]
     width, depth = grid.width[shape_idx], grid.depth[shape_idx]
@@ -554,6 +562,7 @@ def optima_at_budgets(
     *,
     grid: ShapeGrid | None = None,
     chunk: int = 16,
+    chunk_elements: int = 1 << 20,
 ) -> BudgetOptima:
     """The least-loss shape at each exact budget, spending the whole budget on tokens.
 
@@ -569,7 +578,9 @@ def optima_at_budgets(
         params_fn: parameter count of a shape.
         grid: candidate shapes (default: the paper's grid with every 4th width, 200 depths per
             width: about 2.5% resolution in width, 40k shapes).
-        chunk: parameter vectors evaluated together (memory: chunk x shapes x budgets floats).
+        chunk: at most this many parameter vectors evaluated together.
+        chunk_elements: at most about this many (vector, budget, shape) losses held at once, so
+            peak memory does not depend on the grid size (blocks of shapes keep a running best).
 
     Returns:
         ``BudgetOptima`` with arrays of shape (m, b).
@@ -586,17 +597,31 @@ def optima_at_budgets(
     params = np.asarray(params_fn(grid.width, grid.depth), dtype=np.float64)
     k = len(variables)
     m = theta_arr.shape[0]
-    best = np.zeros((m, budget_arr.size), dtype=np.int64)
-    best_loss = np.zeros((m, budget_arr.size))
-    for start in range(0, m, chunk):
-        th = theta_arr[start : start + chunk]  # (c, 2k+1)
-        loss = np.exp(th[:, 2 * k])[:, None, None] * np.ones((1, *log_tokens.shape))
-        for i, name in enumerate(variables):
-            log_x = log_tokens[None] if name == "tokens" else logs[name][None, None, :]
-            loss = loss + np.exp(th[:, i, None, None] - th[:, k + i, None, None] * log_x)
-        idx = np.argmin(loss, axis=-1)  # (c, b)
-        best[start : start + chunk] = idx
-        best_loss[start : start + chunk] = np.take_along_axis(loss, idx[..., None], axis=-1)[..., 0]
+    n_shapes, n_budgets = rate.size, budget_arr.size
+    # blocks of at most ~chunk_elements (theta, budget, shape) triples, whatever the grid size
+    shape_block = max(1, min(n_shapes, chunk_elements // n_budgets))
+    theta_block = max(1, min(chunk, chunk_elements // (n_budgets * shape_block)))
+    best = np.zeros((m, n_budgets), dtype=np.int64)
+    best_loss = np.full((m, n_budgets), np.inf)
+    for start in range(0, m, theta_block):
+        th = theta_arr[start : start + theta_block]  # (c, 2k+1)
+        rows = slice(start, start + th.shape[0])
+        for s_start in range(0, n_shapes, shape_block):
+            cols = slice(s_start, min(s_start + shape_block, n_shapes))
+            loss = np.exp(th[:, 2 * k])[:, None, None] * np.ones(
+                (1, n_budgets, cols.stop - s_start)
+            )
+            for i, name in enumerate(variables):
+                if name == "tokens":
+                    log_x = log_tokens[None, :, cols]
+                else:
+                    log_x = logs[name][None, None, cols]
+                loss = loss + np.exp(th[:, i, None, None] - th[:, k + i, None, None] * log_x)
+            idx = np.argmin(loss, axis=-1)  # (c, b), first of equal minima
+            value = np.take_along_axis(loss, idx[..., None], axis=-1)[..., 0]
+            improved = value < best_loss[rows]  # strict: an earlier shape wins ties
+            best[rows] = np.where(improved, idx + s_start, best[rows])
+            best_loss[rows] = np.where(improved, value, best_loss[rows])
     tokens = budget_arr[None, :] / rate[best]
     return BudgetOptima(
         budgets=budget_arr,

@@ -140,8 +140,11 @@ def log_prediction_jacobian(theta: Any, log_x: Any) -> tuple[Any, Any]:
     terms = theta[:, None, :k] - theta[:, None, k : 2 * k] * log_x[None]
     e_column = jnp.broadcast_to(theta[:, None, 2 * k : 2 * k + 1], (m, n, 1))
     z = jnp.concatenate([terms, e_column], axis=-1)  # (m, n, k+1)
-    log_pred = jax.nn.logsumexp(z, axis=-1)
-    soft = jnp.exp(z - log_pred[..., None])
+    peak = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
+    shifted = jnp.exp(z - peak)  # one exponential per term serves the value and the softmax
+    total = jnp.sum(shifted, axis=-1, keepdims=True)
+    log_pred = (peak + jnp.log(total))[..., 0]
+    soft = shifted / total
     jacobian = jnp.concatenate(
         [soft[..., :k], -soft[..., :k] * log_x[None], soft[..., k:]], axis=-1
     )
@@ -181,6 +184,34 @@ def objective(
     if weights is not None:
         terms = terms * weights
     return xp.sum(terms)
+
+
+def chunked_objective(
+    theta: np.ndarray,
+    log_x: np.ndarray,
+    log_loss: np.ndarray,
+    delta: float = DEFAULT_DELTA,
+    weights: np.ndarray | None = None,
+    chunk: int = 1 << 16,
+) -> float:
+    """``objective`` in numpy, summed over chunks of points so that memory stays O(chunk).
+
+    Up to one chunk it is exactly ``objective``; beyond, the chunk sums are added in order.
+
+    Example:
+        >>> theta = np.array([1.0, 0.5, 0.0])  # L = 1 + e * x^-0.5
+        >>> chunked_objective(theta, np.log([[10.0]]), np.log([1.0 + np.e / np.sqrt(10.0)]))
+        0.0
+    """
+    n = log_loss.shape[0]
+    if n <= chunk:
+        return float(objective(theta, log_x, log_loss, delta, weights))
+    total = 0.0
+    for start in range(0, n, chunk):
+        part = slice(start, start + chunk)
+        w = None if weights is None else weights[part]
+        total += float(objective(theta, log_x[part], log_loss[part], delta, w))
+    return total
 
 
 def validate_inputs(x: Any, loss: Any, variables: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

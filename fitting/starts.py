@@ -178,10 +178,16 @@ def _screened(grid, index, values, total, n_points, k) -> ScreenedStarts:
 
 
 _CHUNK_KERNEL: dict[str, object] = {}
+TABLE_ROW_STEP = 6
+"""The last variable's table is padded to a multiple of this many rows (one compile per bucket)."""
 
 
 def _chunk_objectives(head_ids, tables, exp_e, ly, w, sizes, delta):
-    """Objectives of the grid points under a chunk of "heads" (jitted once per shape)."""
+    """Objectives of the grid points under a chunk of "heads" (jitted once per bucket of shapes).
+
+    ``sizes`` (the alive pair count of each variable) is traced, not static, and the tables are
+    padded (rows, and zero-weight points), so data sets of other sizes reuse the compiled kernel.
+    """
     if "kernel" not in _CHUNK_KERNEL:
         import jax
         import jax.numpy as jnp
@@ -198,7 +204,7 @@ def _chunk_objectives(head_ids, tables, exp_e, ly, w, sizes, delta):
             values = jnp.sum(huber(ly - jnp.log(pred), delta, jnp) * w, axis=-1)
             return values.reshape(-1)
 
-        _CHUNK_KERNEL["kernel"] = jax.jit(kernel, static_argnames=("sizes", "delta"))
+        _CHUNK_KERNEL["kernel"] = jax.jit(kernel, static_argnames=("delta",))
     return _CHUNK_KERNEL["kernel"](head_ids, tables, exp_e, ly, w, sizes, delta)
 
 
@@ -219,7 +225,6 @@ def _screen_pairs(
         (values, flat grid positions), best first, ties broken by grid position.
     """
     import jax
-    import jax.numpy as jnp
 
     k = lx.shape[1]
     n_pairs = len(pairs)
@@ -228,31 +233,42 @@ def _screen_pairs(
     sizes = [len(a) for a in alive]
     head_count = int(np.prod(sizes[:-1])) if k > 1 else 1
     last = alive[-1]
-    rows_per_head = len(last) * n_e
-    heads_per_chunk = max(1, chunk_elements // max(1, rows_per_head * len(ly)))
-    heads_per_chunk = min(heads_per_chunk, head_count)
+    # Pad to buckets: points to a power of two (zero weight), the last table's rows to a multiple
+    # of TABLE_ROW_STEP, the other tables to every pair (only the alive rows are ever gathered).
+    n_points = max(8, 1 << max(0, (len(ly) - 1).bit_length()))
+    last_rows = -(-len(last) // TABLE_ROW_STEP) * TABLE_ROW_STEP
+    rows_per_head = last_rows * n_e
+    heads_per_chunk = max(1, chunk_elements // max(1, rows_per_head * n_points))
+    heads_per_chunk = 1 << (min(heads_per_chunk, head_count).bit_length() - 1)
+    padded_lx = np.zeros((n_points, k))
+    padded_lx[: len(ly)] = lx
+    padded_ly = np.zeros(n_points)
+    padded_ly[: len(ly)] = ly
+    padded_w = np.zeros(n_points)
+    padded_w[: len(ly)] = w
+    tables = []
+    for i, a in enumerate(alive):
+        # tables[i][p, j] = exp(a_p - alpha_p * log x_ij) for the alive pairs of variable i
+        rows = last_rows if i == k - 1 else n_pairs
+        table = np.ones((rows, n_points))
+        table[: len(a)] = np.exp(pairs[a, 0:1] - pairs[a, 1:2] * padded_lx[None, :, i])
+        tables.append(table)
+    tables_t = tuple(tables)
+    exp_e = np.exp(e_values)
+    sizes_a = np.asarray(sizes, dtype=np.int64)
 
     with jax.enable_x64(True):
-        # tables[i][p, j] = exp(a_p - alpha_p * log x_ij) for the alive pairs of variable i
-        tables = [
-            jnp.exp(pairs[a, 0:1] - pairs[a, 1:2] * lx[None, :, i]) for i, a in enumerate(alive)
-        ]
-        exp_e = jnp.exp(jnp.asarray(e_values))
-        ly_j, w_j = jnp.asarray(ly), jnp.asarray(w)
-
-        tables_j = tuple(tables)
-        sizes_t = tuple(sizes)
-
-        def chunk_objectives(head_ids: jax.Array) -> jax.Array:
-            return _chunk_objectives(head_ids, tables_j, exp_e, ly_j, w_j, sizes_t, delta)
-
         best_values = np.empty(0)
         best_index = np.empty(0, dtype=np.int64)
         for start in range(0, head_count, heads_per_chunk):
             heads = np.arange(start, start + heads_per_chunk, dtype=np.int64)
             real = heads < head_count
-            values = np.asarray(chunk_objectives(jnp.asarray(np.where(real, heads, 0))))
-            values = values.reshape(heads_per_chunk, len(last), n_e)[real]
+            values = np.asarray(
+                _chunk_objectives(
+                    np.where(real, heads, 0), tables_t, exp_e, padded_ly, padded_w, sizes_a, delta
+                )
+            )
+            values = values.reshape(heads_per_chunk, last_rows, n_e)[real][:, : len(last)]
             # flat grid position of every evaluated point (variable 1 slowest, e fastest)
             flat = np.zeros(int(real.sum()), dtype=np.int64)
             rest = heads[real]

@@ -14,7 +14,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from gemstones.compile_cache import enable_compilation_cache as _enable_compilation_cache
+
 __version__ = "0.1.0"
+
+# Compiled fitting programs persist in the user cache folder (GEMSTONES_JAX_CACHE=0 turns it off);
+# this only sets JAX's environment variables, it does not import JAX.
+_enable_compilation_cache()
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     # the checkpoint catalog (registry/)

@@ -32,9 +32,10 @@ import stat
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import polars as pl
+if TYPE_CHECKING:  # polars is only needed by the table writers; `gemstones --help` stays fast
+    import polars as pl
 
 from .errors import RegistryInputError
 

@@ -9,6 +9,8 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# No persistent JAX compilation cache in the user's folder from tests (tests that need it opt in).
+os.environ.setdefault("GEMSTONES_JAX_CACHE", "0")
 
 
 @pytest.fixture(autouse=True)

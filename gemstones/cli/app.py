@@ -4,25 +4,42 @@ from __future__ import annotations
 
 import typer
 
+# Plain click help (rich_markup_mode=None): rendering help with rich imports rich's markdown
+# stack, which doubles the start-up time of `gemstones --help`.
+PLAIN_HELP = None
+
 app = typer.Typer(
     name="gemstones",
     help="Scaling-law analysis of the Gemstones checkpoint suite: registry, fits, prescriptions.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=PLAIN_HELP,
 )
 
 registry_app = typer.Typer(
-    help="Query, refresh, verify and download the checkpoint catalog.", no_args_is_help=True
+    help="Query, refresh, verify and download the checkpoint catalog.",
+    no_args_is_help=True,
+    rich_markup_mode=PLAIN_HELP,
 )
-designs_app = typer.Typer(help="List and show the built-in fit designs.", no_args_is_help=True)
+designs_app = typer.Typer(
+    help="List and show the built-in fit designs.",
+    no_args_is_help=True,
+    rich_markup_mode=PLAIN_HELP,
+)
 snr_app = typer.Typer(
-    help="SlimAdam second-moment SNR: rules, reports, sweeps.", no_args_is_help=True
+    help="SlimAdam second-moment SNR: rules, reports, sweeps.",
+    no_args_is_help=True,
+    rich_markup_mode=PLAIN_HELP,
 )
 ttc_app = typer.Typer(
-    help="Test-time-compute curves of recurrent-depth models.", no_args_is_help=True
+    help="Test-time-compute curves of recurrent-depth models.",
+    no_args_is_help=True,
+    rich_markup_mode=PLAIN_HELP,
 )
-recurrent_app = typer.Typer(help="Tiny recurrent-depth model runs.", no_args_is_help=True)
+recurrent_app = typer.Typer(
+    help="Tiny recurrent-depth model runs.", no_args_is_help=True, rich_markup_mode=PLAIN_HELP
+)
 
 app.add_typer(registry_app, name="registry")
 app.add_typer(designs_app, name="designs")

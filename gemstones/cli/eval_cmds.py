@@ -11,9 +11,8 @@ from __future__ import annotations
 import dataclasses
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import polars as pl
 import typer
 
 from gemstones.errors import GemstonesInputError
@@ -45,6 +44,9 @@ eval_app = typer.Typer(
     help="Evaluate checkpoints on your own data: loss and bits per byte, multiple-choice accuracy.",
     no_args_is_help=True,
 )
+
+if TYPE_CHECKING:  # polars is imported where used: `gemstones --help` stays fast
+    import polars as pl
 app.add_typer(eval_app, name="eval")
 
 
@@ -171,6 +173,8 @@ def resolve_target(model: str | None, design: str | None, filters: dict[str, str
 def _model_target(model: str) -> Target:
     import re
 
+    import polars as pl
+
     from gemstones.evaluate.sweep import checkpoint_rows
     from registry.catalog import load_catalog
 
@@ -215,6 +219,8 @@ def _progress() -> Any:
 
 
 def _print_estimate(estimate: Any, fmt: TableFormat) -> None:
+    import polars as pl
+
     from registry.hub_download import format_bytes
 
     if fmt is TableFormat.json:
@@ -251,6 +257,8 @@ def _print_records(records: list[dict[str, Any]], kind: str, fmt: TableFormat) -
 
 
 def _print_single(record: dict[str, Any], fmt: TableFormat) -> None:
+    import polars as pl
+
     if fmt is TableFormat.json:
         typer.echo(dumps_json(record))
     elif fmt is TableFormat.csv:
@@ -478,6 +486,8 @@ def results_command(
     fmt: FormatOption = TableFormat.table,
 ) -> None:
     """List what has been measured: one row per checkpoint, commit and metric set."""
+    import polars as pl
+
     from gemstones.evaluate.results import ResultStore
 
     store = ResultStore(out)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 import typer
 
 from registry.atomic import dumps_strict_json
+
+if TYPE_CHECKING:  # polars is imported where used: `gemstones --help` stays fast
+    import polars as pl
 
 
 class TableFormat(StrEnum):
@@ -35,6 +37,8 @@ def dumps_json(payload: Any) -> str:
 
 def echo_frame(frame: pl.DataFrame, fmt: TableFormat, *, float_precision: int = 6) -> None:
     """Print ``frame`` as an aligned text table, CSV, or a JSON list of records."""
+    import polars as pl
+
     if fmt is TableFormat.csv:
         flat = frame.with_columns(
             pl.col(c).list.join(";")

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
-
-from registry.catalog import load_catalog
 
 from .app import registry_app
 from .output import TableFormat, dumps_json, echo_frame
@@ -21,6 +18,9 @@ from .selection import (
     WidthOption,
     select_from_catalog,
 )
+
+if TYPE_CHECKING:  # imported where used: `gemstones --help` stays fast
+    import polars as pl
 
 #: Columns shown by ``registry list`` unless ``--columns`` asks for others.
 DEFAULT_LIST_COLUMNS = (
@@ -75,6 +75,8 @@ def list_checkpoints(
         from registry.errors import RegistryInputError
 
         raise RegistryInputError(f"--limit {limit} is out of range; valid: 1 to {MAX_LIMIT:,}")
+    from registry.catalog import load_catalog
+
     selected = select_from_catalog(
         load_catalog(), variant=variant, width=width, depth=depth, shape=shape,
         min_tokens=min_tokens, max_tokens=max_tokens, in_set=in_set,
@@ -105,6 +107,10 @@ def show_checkpoint(
     fmt: FormatOption = TableFormat.table,
 ) -> None:
     """Show every recorded fact about one checkpoint."""
+    import polars as pl
+
+    from registry.catalog import load_catalog
+
     row = load_catalog().get(checkpoint)
     if fmt is TableFormat.json:
         typer.echo(dumps_json(row))
@@ -119,6 +125,10 @@ def show_checkpoint(
 @registry_app.command("stats")
 def stats(fmt: FormatOption = TableFormat.table) -> None:
     """Count checkpoints, checkpoints per variant, shapes and repositories."""
+    import polars as pl
+
+    from registry.catalog import load_catalog
+
     catalog = load_catalog()
     counts = catalog.counts()
     counts["source"] = str(catalog.source)

@@ -7,12 +7,14 @@ passes its values to :func:`select_from_catalog`.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from registry.catalog import Catalog
 from registry.errors import RegistryInputError
+
+if TYPE_CHECKING:  # imported where used: `gemstones --help` stays fast
+    from registry.catalog import Catalog
 
 _TOKEN_SUFFIX = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
 _TOKEN_RE = re.compile(

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 
 from gemstones.errors import GemstonesInputError
 
 from .app import snr_app
 from .execution import AddressOption, ExecutorOption, failures_as_errors, make_executor
+
+if TYPE_CHECKING:  # polars is imported where used: `gemstones --help` stays fast
+    import polars as pl
 
 _UPSTREAM_COLUMNS = {"step", "key", "shape", "compress_dims", "snr"}
 
@@ -116,6 +118,8 @@ def reference_as_sweep(
     frame: pl.DataFrame, run: str, layer_map: dict[str, list[str]]
 ) -> pl.DataFrame:
     """An upstream SNR table (one run) in the sweep table's columns (width/depth/lr unknown: null)."""
+    import polars as pl
+
     from fitting.snr import classify_layer
 
     return frame.with_columns(
@@ -131,6 +135,7 @@ def reference_as_sweep(
 
 def load_any_snr_table(path: Path, layer_map: dict[str, list[str]]) -> tuple[pl.DataFrame, bool]:
     """Read an upstream SNR CSV or one of our sweep tables; returns (sweep-shaped frame, is_upstream)."""
+
     from gemstones.readers import read_table
     from gemstones.runs.snr_sweep import read_sweep_table
     from gemstones.snr_io import read_snr_csv
@@ -156,6 +161,8 @@ def report_command(
     ] = None,
 ) -> None:
     """Second-moment saving and a table per layer type; trends across a sweep; optional heatmaps."""
+    import polars as pl
+
     from fitting.snr import flax_layout, torch_layout
     from fitting.snr_trends import compressibility, fit_snr_trends, trends_frame
 
@@ -214,6 +221,7 @@ def plot_heatmaps(
     not, grey cells are not candidates. Writes ``snr_heatmap.png`` and ``snr_heatmap.pdf`` into ``folder``.
     """
     import numpy as np
+    import polars as pl
     from matplotlib.figure import Figure
 
     from fitting.snr import mean_snr_over_steps, parse_axes

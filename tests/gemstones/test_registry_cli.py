@@ -110,12 +110,12 @@ def test_token_count_rejects_negative_and_words() -> None:
             parse_token_count(text)
 
 
-def test_help_does_not_import_jax_or_matplotlib() -> None:
+def test_help_does_not_import_jax_matplotlib_or_polars() -> None:
     code = (
         "import sys\n"
         "from gemstones.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('jax', 'matplotlib', 'optax', 'scipy') if m in sys.modules]\n"
+        "heavy = [m for m in ('jax', 'matplotlib', 'optax', 'scipy', 'polars', 'numpy') if m in sys.modules]\n"
         "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"
     )
     result = subprocess.run(
