@@ -17,7 +17,16 @@ from gemstones.errors import GemstonesInputError
 from registry.errors import HubError, RegistryInputError
 
 # Importing the command modules registers their commands on ``app``.
-from . import eval_cmds, fit_cmds, frontier_cmds, hub_cmds, registry_cmds, snr_cmds, ttc_cmds  # noqa: F401
+from . import (  # noqa: F401
+    eval_cmds,
+    fit_cmds,
+    frontier_cmds,
+    hub_cmds,
+    registry_cmds,
+    rsweep_cmds,
+    snr_cmds,
+    ttc_cmds,
+)
 from .app import app
 
 USER_ERRORS = (GemstonesInputError, RegistryInputError, FitInputError)
