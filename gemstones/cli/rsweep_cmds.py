@@ -58,6 +58,10 @@ def sweep_command(
     tokenizer: Annotated[
         Path | None, typer.Option("--tokenizer", help="tokenizer.json (default: in --model).")
     ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Model name in the results (default PARENT/FOLDER)."),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Initial-state seed (>= 0).")] = 0,
     context: Annotated[
         int | None, typer.Option("--context", help="Tokens per model input (default: model's).")
@@ -100,6 +104,7 @@ def sweep_command(
             dtype=dtype,
             executor=executor,
             resources=resources,
+            model_name=name,
             on_result=lambda unit, record: typer.echo(
                 f"  {unit.setting.label}: done in {record['seconds']:.1f} s", err=True
             ),

@@ -541,6 +541,12 @@ def _check_inputs(model: Path, tokenizer: Path, tasks: Path | None, corpus: Path
             raise GemstonesInputError(f"{option} {path}: no such file")
 
 
+def default_model_name(model: Path) -> str:
+    """``<parent>/<folder>`` of a checkpoint folder, as Hub names read (``huginn_bytes/model``)."""
+    folder = Path(model).resolve()
+    return f"{folder.parent.name}/{folder.name}" if folder.parent.name else folder.name
+
+
 def run_rsweep(
     model: str | Path,
     *,
@@ -556,6 +562,7 @@ def run_rsweep(
     executor: Any = None,
     resources: Any = None,
     on_result: Callable[[SweepUnit, dict[str, Any]], None] | None = None,
+    model_name: str | None = None,
 ) -> RSweepResult:
     """Run (or resume) an r-sweep and write its lm-eval files and tidy table.
 
@@ -571,6 +578,7 @@ def run_rsweep(
         executor: a :class:`gemstones.execute.Executor` (default local).
         resources: per-unit :class:`gemstones.execute.Resources`.
         on_result: called as each unit's record is saved.
+        model_name: the model's name in the results (default: :func:`default_model_name`).
 
     Returns:
         An :class:`RSweepResult`.
@@ -642,7 +650,7 @@ def run_rsweep(
     )
     records = [store.read(u) for u in units]
     assert all(r is not None for r in records)  # run_units raised otherwise
-    model_name = model.resolve().name
+    model_name = model_name or default_model_name(model)
     folder = out / RESULTS_DIR
     folder.mkdir(exist_ok=True)
     written = []
