@@ -1,6 +1,7 @@
 """Plots of test-time-compute curves: measured points, fitted curves and chance lines per task.
 
-matplotlib is imported inside the functions (Agg backend), so importing this module is cheap.
+matplotlib is imported inside the functions (the user's backend: inline in a notebook, Agg when
+headless), so importing this module is cheap.
 """
 
 from __future__ import annotations
@@ -31,10 +32,7 @@ def draw_curves(curves: Sequence[TaskCurve], x: str = "r") -> Any:
     Returns:
         The matplotlib Figure.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # the user's backend (inline in a notebook; Agg when headless)
 
     rows, cols = _grid(max(len(curves), 1))
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), squeeze=False)

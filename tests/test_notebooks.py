@@ -31,3 +31,12 @@ def test_notebook_executes(notebook: Path, tmp_path: Path) -> None:
         if output.get("output_type") == "error"
     ]
     assert not errors
+    images = [
+        output
+        for cell in document.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
+    if notebook.stem.startswith("05_"):  # its figures show inline (no library switches the backend)
+        assert len(images) >= 3
