@@ -319,6 +319,20 @@ class UnitFolder:
             return None
         return record if record.get("fingerprint") == self.fingerprint else None
 
+    def records(self) -> list[dict[str, Any]]:
+        """Every record of this fingerprint, fixed r first (by r), then exit settings."""
+        found = []
+        for path in sorted(self.folder.glob("*.json")):
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(record, dict) and record.get("fingerprint") == self.fingerprint:
+                found.append(record)
+        return sorted(
+            found, key=lambda r: (r["criterion"] is not None, r["r"], str(r["criterion"]), r["key"])
+        )
+
     def is_done(self, unit: SweepUnit) -> bool:
         return self.read(unit) is not None
 
@@ -507,8 +521,9 @@ class RSweepResult:
 
     Attributes:
         out: the sweep folder.
-        table: the tidy table (also ``out/sweep.csv``).
-        files: the lm-eval results files (one per fixed r).
+        table: the tidy table (also ``out/sweep.csv``): every setting measured in ``out`` on
+            these inputs, this run's and earlier runs'.
+        files: the lm-eval results files (one per fixed r in ``table``).
         ran: unit keys run now; ``skipped``: keys already done.
         chance: the task's chance level (for ``ttc fit --chance``), or None without tasks.
     """
@@ -648,12 +663,11 @@ def run_rsweep(
         resources=resources if resources is not None else DEFAULT_RESOURCES,
         on_result=on_result,
     )
-    records = [store.read(u) for u in units]
-    assert all(r is not None for r in records)  # run_units raised otherwise
+    records = store.records()  # this run's settings and earlier ones on the same inputs
     model_name = model_name or default_model_name(model)
     folder = out / RESULTS_DIR
     folder.mkdir(exist_ok=True)
-    written = []
+    written: list[Path] = []
     for rec in records:
         if rec["criterion"] is not None:
             continue
@@ -661,10 +675,12 @@ def run_rsweep(
             rec, model_name=model_name, tasks=manifest["tasks"], corpus=manifest["corpus"]
         )
         path = folder / f"results_{_timestamp(rec['finished'])}.json"
+        if path in written:  # two units finished in the same microsecond
+            path = path.with_name(f"{path.stem}_r{rec['r']:03d}.json")
         write_text_atomic(json.dumps(document, indent=2) + "\n", path)
         written.append(path)
     for stale in set(folder.glob("results_*.json")) - set(written):
-        stale.unlink()  # a file of a setting not in this sweep: r values must come from one model
+        stale.unlink()  # left by a sweep of other inputs: the r values must come from one model
     table = tidy_table(
         records, model_name=model_name, tasks=manifest["tasks"], corpus=manifest["corpus"]
     )

@@ -140,6 +140,12 @@ def test_local_sweep_writes_lm_eval_files_that_ttc_reads_and_resumes(tmp_path, c
     assert sorted((out / "lm_eval").glob("results_*.json"))[0] == files[0]
     assert len(list((out / "lm_eval").glob("results_*.json"))) == 3
 
+    # another r on the same inputs adds to the folder (nothing measured is dropped)
+    more = [*argv[: argv.index("--r")], "--r", "8", *argv[argv.index("--r") + 2 :]]
+    code, _, err = _run([a for a in more if a not in ("--exit", "kl:1e-2")], capsys)
+    assert code in (0, None), err
+    assert sorted(set(read_results(out / "lm_eval")["r"].to_list())) == [1, 2, 4, 8]
+
     # the same folder with other data is refused
     (tmp_path / "x").mkdir()
     other = _few_tasks(tmp_path / "x", 5)
