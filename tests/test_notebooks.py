@@ -13,8 +13,10 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("
 
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(notebook: Path, tmp_path: Path) -> None:
-    """The notebook runs top to bottom in a temporary working folder."""
+def test_notebook_executes(notebook: Path, tmp_path: Path, monkeypatch) -> None:
+    """The notebook runs top to bottom in a temporary working folder, with the kernel's own
+    (inline) matplotlib backend as a user gets it."""
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the suite's Agg would hide every figure
     document = nbformat.read(notebook, as_version=4)
     client = NotebookClient(
         document,
