@@ -1,7 +1,8 @@
 """Suite checkpoints as JAX models: read ``config.json``, safetensors weights and ``tokenizer.json``.
 
 No torch at run time. Architectures live in :data:`ARCHITECTURES`, keyed by ``config.json``'s
-``model_type``: ``gemma`` (the Gemstones suite) now; the recurrent-depth family registers there too.
+``model_type``: ``gemma`` (the Gemstones suite) and ``huginn_raven`` (recurrent depth; evaluate it at
+r recurrences with ``load_model(path).with_steps(r, seed=0)``).
 
 Example:
     >>> from gemstones.models import load_model, load_tokenizer

@@ -286,46 +286,37 @@ def tensor_shapes(config: HuginnConfig) -> dict[str, tuple[int, ...]]:
     return out
 
 
-def params_from_tensors(
-    config: HuginnConfig, tensors: dict[str, np.ndarray], dtype: str = "float32"
-) -> dict[str, Any]:
-    """Arrange flat reference-named tensors into the nested parameter tree of this module.
+def params_from_reader(config: HuginnConfig, get: Any, dtype: Any = "float32") -> dict[str, Any]:
+    """Arrange reference-named tensors into the nested parameter tree of this module.
 
     The tree is ``{"wte", "lm_head" (absent when tied), "adapter", "adapter_bias" (when bias),
     "ln_f", "prelude": [block, ...], "core_block": [...], "coda": [...]}`` with each block a dict
     keyed by the names of :data:`BLOCK_TENSORS`. Extra tensors (``freqs_cis``, a tied
     ``lm_head.weight``) are ignored.
 
-    Raises:
-        GemstonesInputError: a tensor is missing or has another shape.
+    Args:
+        config: the architecture.
+        get: ``(name, dtype, shape) -> array``, e.g. :meth:`gemstones.models.weights.WeightReader.get`
+            (it raises on a missing tensor or another shape).
+        dtype: the parameters' dtype.
     """
-    import jax.numpy as jnp
-
     expected = tensor_shapes(config)
-    for name, shape in expected.items():
-        if name not in tensors:
-            raise GemstonesInputError(f"huginn checkpoint: tensor {name} is missing")
-        if tuple(tensors[name].shape) != shape:
-            raise GemstonesInputError(
-                f"huginn checkpoint: tensor {name} has shape {tuple(tensors[name].shape)}, "
-                f"config says {shape}"
-            )
 
-    def get(name: str) -> Any:  # straight from the stored dtype (no float32 copy of bf16 weights)
-        return jnp.asarray(np.asarray(tensors[name]), dtype=dtype)
+    def take(name: str) -> Any:  # straight from the stored dtype (no float32 copy of bf16 weights)
+        return get(name, dtype, expected[name])
 
     params: dict[str, Any] = {
-        "wte": get("transformer.wte.weight"),
-        "adapter": get("transformer.adapter.weight"),
-        "ln_f": get("transformer.ln_f.weight"),
+        "wte": take("transformer.wte.weight"),
+        "adapter": take("transformer.adapter.weight"),
+        "ln_f": take("transformer.ln_f.weight"),
     }
     if config.bias:
-        params["adapter_bias"] = get("transformer.adapter.bias")
+        params["adapter_bias"] = take("transformer.adapter.bias")
     if not config.tie_embeddings:
-        params["lm_head"] = get("lm_head.weight")
+        params["lm_head"] = take("lm_head.weight")
     for part, count in _PARTS.items():
         params[part] = [
-            {name: get(f"transformer.{part}.{layer}.{name}") for name in block_shapes(config)}
+            {name: take(f"transformer.{part}.{layer}.{name}") for name in block_shapes(config)}
             for layer in range(getattr(config, count))
         ]
     return params
@@ -347,78 +338,6 @@ def params_to_tensors(config: HuginnConfig, params: dict[str, Any]) -> dict[str,
             for name, value in block.items():
                 out[f"transformer.{part}.{layer}.{name}"] = value
     return {k: np.ascontiguousarray(np.asarray(v, dtype=np.float32)) for k, v in out.items()}
-
-
-_ST_DTYPES = {
-    "F64": np.dtype("float64"),
-    "F32": np.dtype("float32"),
-    "F16": np.dtype("float16"),
-    "I64": np.dtype("int64"),
-    "I32": np.dtype("int32"),
-    "BOOL": np.dtype("bool"),
-}
-
-
-def read_safetensors(path: Path) -> dict[str, np.ndarray]:
-    """Read one safetensors file into numpy arrays (memory-mapped; bfloat16 via ml_dtypes).
-
-    The format is an 8-byte little-endian header length, a JSON header (name -> dtype, shape,
-    data_offsets) and the raw buffer. safetensors' own numpy API cannot return bfloat16 (numpy has
-    no such dtype), which the published checkpoint uses, hence this reader.
-
-    Raises:
-        GemstonesInputError: the file is truncated, malformed or holds an unknown dtype.
-    """
-    import ml_dtypes
-
-    dtypes = dict(_ST_DTYPES, BF16=np.dtype(ml_dtypes.bfloat16))
-    try:
-        with open(path, "rb") as handle:
-            size = int.from_bytes(handle.read(8), "little")
-            if size <= 0 or size > 100_000_000:
-                raise ValueError(f"header length {size}")
-            header = json.loads(handle.read(size))
-        data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + size)
-        out = {}
-        for name, info in header.items():
-            if name == "__metadata__":
-                continue
-            if info["dtype"] not in dtypes:
-                raise ValueError(f"tensor {name}: dtype {info['dtype']} (valid: {sorted(dtypes)})")
-            start, end = (int(x) for x in info["data_offsets"])
-            dtype = dtypes[info["dtype"]]
-            shape = tuple(int(x) for x in info["shape"])
-            if end > data.size or end - start != dtype.itemsize * math.prod(shape):
-                raise ValueError(f"tensor {name}: data_offsets {start}..{end} do not fit")
-            out[name] = data[start:end].view(dtype).reshape(shape)
-        return out
-    except (OSError, ValueError, KeyError, TypeError) as bad:
-        raise GemstonesInputError(f"{path}: not a readable safetensors file ({bad})") from None
-
-
-def checkpoint_files(path: Path) -> list[Path]:
-    """The safetensors file(s) of a checkpoint folder: ``model.safetensors`` or its shards.
-
-    Raises:
-        GemstonesInputError: neither a single file nor a readable shard index is there.
-    """
-    index = path / "model.safetensors.index.json"
-    if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text())["weight_map"]
-            shards = sorted(set(weight_map.values()))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as bad:
-            raise GemstonesInputError(f"{index}: unreadable shard index ({bad})") from None
-        missing = [s for s in shards if not (path / s).is_file()]
-        if missing:
-            raise GemstonesInputError(f"{path}: shard(s) {', '.join(missing)} missing")
-        return [path / s for s in shards]
-    single = path / "model.safetensors"
-    if single.is_file():
-        return [single]
-    raise GemstonesInputError(
-        f"{path}: no model.safetensors or model.safetensors.index.json (safetensors only)"
-    )
 
 
 def read_config(path: Path) -> HuginnConfig:
@@ -465,14 +384,15 @@ def load_huginn(path: str | Path, dtype: str = "float32") -> HuginnModel:
         >>> out.logits.shape  # doctest: +SKIP
         (1, 2, 256)
     """
+    from gemstones.models.loading import DTYPES
+    from gemstones.models.weights import WeightReader
+
     folder = Path(path)
     if not folder.is_dir():
         raise GemstonesInputError(f"{folder}: not a checkpoint folder")
     config = read_config(folder)
-    tensors: dict[str, np.ndarray] = {}
-    for file in checkpoint_files(folder):
-        tensors.update(read_safetensors(file))
-    return HuginnModel(config, params_from_tensors(config, tensors, dtype), folder)
+    params = params_from_reader(config, WeightReader(folder).get, DTYPES.get(dtype, dtype))
+    return HuginnModel(config, params, folder)
 
 
 def init_params(config: HuginnConfig, seed: int) -> dict[str, Any]:
@@ -513,7 +433,9 @@ def init_params(config: HuginnConfig, seed: int) -> dict[str, Any]:
             tensors[name] = normal(shape, out_std)
         else:
             tensors[name] = normal(shape, std)
-    return params_from_tensors(config, {k: np.asarray(v) for k, v in tensors.items()})
+    return params_from_reader(
+        config, lambda name, dtype, shape: jnp.asarray(tensors[name], dtype=dtype)
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -819,23 +741,174 @@ def _forward_jit(config: HuginnConfig, num_steps: int, return_steps: bool) -> An
             _FORWARDS.clear()
 
         def run(params: dict[str, Any], ids: Any, state: Any) -> tuple[Any, ...]:
-            positions = jax.numpy.arange(ids.shape[1])
-            embedded = embed(params, config, ids, positions)
-
-            def body(s: Any, _: Any) -> tuple[Any, Any]:
-                s = core_step(params, config, s, embedded, positions)
-                if not return_steps:
-                    return s, None
-                return s, (s, decode(params, config, s, positions))
-
-            final, steps = jax.lax.scan(body, state, None, length=num_steps)
-            logits = decode(params, config, final, positions)
-            if return_steps:
-                return logits, final, state, steps[0], steps[1]
-            return logits, final, state
+            return _run(params, config, ids, state, num_steps, return_steps)
 
         _FORWARDS[key] = jax.jit(run)
     return _FORWARDS[key]
+
+
+def _run(
+    params: dict[str, Any],
+    config: HuginnConfig,
+    ids: Any,
+    state: Any,
+    num_steps: int,
+    return_steps: bool,
+) -> tuple[Any, ...]:
+    """The traced forward: ``(logits, final, state[, step_latents, step_logits])``."""
+    import jax
+
+    positions = jax.numpy.arange(ids.shape[1])
+    embedded = embed(params, config, ids, positions)
+
+    def body(s: Any, _: Any) -> tuple[Any, Any]:
+        s = core_step(params, config, s, embedded, positions)
+        if not return_steps:
+            return s, None
+        return s, (s, decode(params, config, s, positions))
+
+    final, steps = jax.lax.scan(body, state, None, length=num_steps)
+    logits = decode(params, config, final, positions)
+    if return_steps:
+        return logits, final, state, steps[0], steps[1]
+    return logits, final, state
+
+
+# ----------------------------------------------------------------------------------------------
+# The evaluation family: a checkpoint with a fixed r, initial-state seed and optional exit rule,
+# registered in gemstones.models.loading.ARCHITECTURES under MODEL_TYPE.
+
+MAX_EVAL_STEPS = 64
+"""The largest r the evaluation engine runs (the paper's sweeps stop at 64)."""
+
+
+@dataclass(frozen=True)
+class HuginnEvalConfig:
+    """A Huginn architecture with the settings that fix its outputs in evaluation.
+
+    Attributes:
+        arch: the architecture.
+        num_steps: r, recurrences per token (1..:data:`MAX_EVAL_STEPS`); with an exit criterion,
+            the cap.
+        seed: seeds the initial state. Position t of every sequence starts from row t of one
+            ``(block_size, n_embd)`` draw, so a sequence's score does not depend on its batch or
+            padding, and every r starts from the same state.
+        exit_criterion: a name of :data:`gemstones.models.huginn_exits.CRITERIA`, or None (run all
+            ``num_steps``).
+        exit_threshold: the criterion's threshold.
+
+    Example:
+        >>> from gemstones.models import load_model
+        >>> model = load_model("tests/gemstones/data_huginn/tiny_a").with_steps(4, seed=0)
+        >>> model.config.num_steps, model.config.vocab_size
+        (4, 256)
+    """
+
+    arch: HuginnConfig
+    num_steps: int
+    seed: int = 0
+    exit_criterion: str | None = None
+    exit_threshold: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_eval_steps(self.num_steps)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise GemstonesInputError(f"seed={self.seed!r} must be a whole number >= 0")
+        if self.exit_criterion is not None:
+            from gemstones.models import huginn_exits
+
+            huginn_exits.check_criterion(self.exit_criterion)
+            if not math.isfinite(self.exit_threshold) or self.exit_threshold < 0:
+                raise GemstonesInputError(
+                    f"exit threshold {self.exit_threshold!r} must be a finite number >= 0"
+                )
+
+    @property
+    def vocab_size(self) -> int:
+        """Rows of the output layer (the padded vocabulary)."""
+        return self.arch.padded_vocab_size
+
+    @property
+    def max_position_embeddings(self) -> int:
+        """The longest input: the rotary table's ``block_size``."""
+        return self.arch.block_size
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> HuginnEvalConfig:
+        """Read ``config.json``; r starts at its ``mean_recurrence`` (change it with
+        :meth:`gemstones.models.LoadedModel.with_steps`), the seed at 0."""
+        arch = HuginnConfig.from_dict(raw)
+        return cls(arch, min(max(1, arch.mean_recurrence), MAX_EVAL_STEPS))
+
+
+def check_eval_steps(num_steps: Any) -> int:
+    """``num_steps`` if it is a whole number in 1..:data:`MAX_EVAL_STEPS`.
+
+    Raises:
+        GemstonesInputError: naming the value and the valid range.
+    """
+    if (
+        isinstance(num_steps, bool)
+        or not isinstance(num_steps, int | np.integer)
+        or not 1 <= num_steps <= MAX_EVAL_STEPS
+    ):
+        raise GemstonesInputError(
+            f"r={num_steps!r} is out of range; valid: whole numbers 1..{MAX_EVAL_STEPS}"
+        )
+    return int(num_steps)
+
+
+def eval_load_params(config: HuginnEvalConfig, reader: Any, dtype: Any) -> dict[str, Any]:
+    """``ModelFamily.load_params``: the parameter tree from a ``WeightReader``."""
+    return params_from_reader(config.arch, reader.get, dtype)
+
+
+def eval_state(config: HuginnEvalConfig, shape: tuple[int, int], dtype: Any) -> Any:
+    """The initial state of a (batch, seq) input: rows 0..seq-1 of one seeded
+    ``(block_size, n_embd)`` draw, the same for every sequence of the batch."""
+    import jax.numpy as jnp
+
+    arch = config.arch
+    table = initial_state(arch, (arch.block_size, arch.n_embd), config.seed, dtype)
+    return jnp.broadcast_to(table[None, : shape[1]], (*shape, arch.n_embd))
+
+
+def eval_forward_with_steps(
+    params: dict[str, Any], input_ids: Any, attention_mask: Any, config: HuginnEvalConfig
+) -> tuple[Any, Any]:
+    """Logits and recurrences used per position, ``(B, S, V)`` float32 and ``(B, S)`` int32.
+
+    Without an exit criterion every position runs ``num_steps``. With one, the model runs to the
+    cap and each position takes the logits of the first recurrence where the criterion fires
+    (:func:`gemstones.models.huginn_exits.exit_steps`: exact when positions are scored
+    independently, as likelihood evaluation does; a decode would also drop an exited token's later
+    keys and values, see :func:`adaptive_forward`). Right padding needs no mask (causal attention);
+    ``attention_mask`` is accepted for the family signature.
+    """
+    import jax.numpy as jnp
+
+    del attention_mask
+    ids = jnp.asarray(input_ids, jnp.int32)
+    state = eval_state(config, ids.shape, params["wte"].dtype)
+    if config.exit_criterion is None:
+        logits, _, _ = _run(params, config.arch, ids, state, config.num_steps, False)
+        return logits, jnp.full(ids.shape, config.num_steps, jnp.int32)
+    from gemstones.models import huginn_exits
+
+    _, _, _, step_latents, step_logits = _run(
+        params, config.arch, ids, state, config.num_steps, True
+    )
+    steps, logits = huginn_exits.exit_steps(
+        config.exit_criterion, config.exit_threshold, step_logits, step_latents, state
+    )
+    return logits, steps
+
+
+def eval_forward(
+    params: dict[str, Any], input_ids: Any, attention_mask: Any, config: HuginnEvalConfig
+) -> Any:
+    """``ModelFamily.forward``: float32 logits at ``config.num_steps`` (or at each exit)."""
+    return eval_forward_with_steps(params, input_ids, attention_mask, config)[0]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -2,14 +2,18 @@
 
 Architectures are registered in :data:`ARCHITECTURES`, keyed by the ``model_type`` of ``config.json``.
 A family says how to parse its config, read its weights and run its forward pass; the loader and the
-metrics know nothing else about it. Gemma is registered here; a second family (the recurrent-depth
-``huginn_raven``) registers itself the same way::
+metrics know nothing else about it. Two families are registered: ``gemma`` (the suite) and the
+recurrent-depth ``huginn_raven``, whose number of recurrences r, initial-state seed and exit rule
+are part of its config: :meth:`LoadedModel.with_steps` sets them, and
+:meth:`LoadedModel.token_logprobs_and_steps` also returns the recurrences each token used. A new
+family registers itself the same way::
 
-    ARCHITECTURES.register("huginn_raven", ModelFamily(name="huginn_raven", ...))
+    ARCHITECTURES.register("my_type", ModelFamily(name="my_type", ...))
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Callable, Mapping
@@ -22,7 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 import tokenizers
 
-from gemstones.models import gemma
+from gemstones.errors import GemstonesInputError
+from gemstones.models import gemma, huginn
 from gemstones.models.errors import ModelLoadError
 from gemstones.models.registry import Registry
 from gemstones.models.weights import WeightReader
@@ -48,6 +53,9 @@ class ModelFamily:
         hidden_states: optional ``forward`` without the output layer, ``(batch, seq, hidden)``;
             with ``output_weight`` (params -> ``(vocab, hidden)``) it lets scoring project onto the
             vocabulary a slice of positions at a time instead of holding all the logits.
+        forward_with_steps: optional ``forward`` that also returns the computation each position
+            used, ``(logits, steps (batch, seq))``: recurrences per token for a recurrent-depth
+            family whose config carries ``num_steps``.
     """
 
     name: str
@@ -56,6 +64,9 @@ class ModelFamily:
     forward: Callable[[Any, jax.Array, jax.Array | None, Any], jax.Array]
     hidden_states: Callable[[Any, jax.Array, jax.Array | None, Any], jax.Array] | None = None
     output_weight: Callable[[Any], jax.Array] | None = None
+    forward_with_steps: (
+        Callable[[Any, jax.Array, jax.Array | None, Any], tuple[jax.Array, jax.Array]] | None
+    ) = None
 
 
 ARCHITECTURES: Registry[ModelFamily] = Registry(
@@ -70,6 +81,17 @@ ARCHITECTURES.register(
         forward=gemma.forward,
         hidden_states=gemma.hidden_states,
         output_weight=gemma.output_weight,
+    ),
+)
+
+ARCHITECTURES.register(
+    huginn.MODEL_TYPE,
+    ModelFamily(
+        name=huginn.MODEL_TYPE,
+        parse_config=huginn.HuginnEvalConfig.from_dict,
+        load_params=huginn.eval_load_params,
+        forward=huginn.eval_forward,
+        forward_with_steps=huginn.eval_forward_with_steps,
     ),
 )
 
@@ -116,15 +138,39 @@ def _token_logprobs(
     return jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
 
 
+def _token_logprobs_and_steps(
+    family: ModelFamily,
+    config: Any,
+    params: Any,
+    input_ids: jax.Array,
+    targets: jax.Array,
+    attention_mask: jax.Array | None,
+) -> tuple[jax.Array, jax.Array]:
+    assert family.forward_with_steps is not None
+    logits, steps = family.forward_with_steps(params, input_ids, attention_mask, config)
+    logp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+    return jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0], steps
+
+
 @functools.lru_cache(maxsize=32)
-def _compiled(family: ModelFamily, config: Any) -> tuple[Callable[..., jax.Array], ...]:
-    """Jitted logits and token log-probabilities, shared by every checkpoint of one shape (a sweep
-    over the revisions of a run compiles once)."""
+def _compiled(family: ModelFamily, config: Any) -> tuple[Callable[..., Any], ...]:
+    """Jitted logits, token log-probabilities and (for a family that counts them) log-probabilities
+    with steps, shared by every checkpoint of one shape (a sweep over the revisions of a run
+    compiles once)."""
 
     def logits(params: Any, ids: jax.Array, mask: jax.Array | None) -> jax.Array:
         return family.forward(params, ids, mask, config)
 
-    return jax.jit(logits), jax.jit(functools.partial(_token_logprobs, family, config))
+    with_steps = (
+        jax.jit(functools.partial(_token_logprobs_and_steps, family, config))
+        if family.forward_with_steps is not None
+        else None
+    )
+    return (
+        jax.jit(logits),
+        jax.jit(functools.partial(_token_logprobs, family, config)),
+        with_steps,
+    )
 
 
 @dataclass(frozen=True)
@@ -151,11 +197,58 @@ class LoadedModel:
     path: Path | None = None
     _logits: Callable[..., jax.Array] = field(init=False, repr=False, compare=False)
     _logprobs: Callable[..., jax.Array] = field(init=False, repr=False, compare=False)
+    _with_steps: Callable[..., Any] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        logits, logprobs = _compiled(self.family, self.config)
+        logits, logprobs, with_steps = _compiled(self.family, self.config)
         object.__setattr__(self, "_logits", logits)
         object.__setattr__(self, "_logprobs", logprobs)
+        object.__setattr__(self, "_with_steps", with_steps)
+
+    @property
+    def num_steps(self) -> int | None:
+        """Recurrences per token of a recurrent-depth model (the cap under an exit rule); None for
+        a fixed-depth one."""
+        steps = getattr(self.config, "num_steps", None)
+        return None if steps is None else int(steps)
+
+    def with_steps(
+        self,
+        num_steps: int,
+        *,
+        seed: int | None = None,
+        exit: tuple[str, float] | None = None,
+    ) -> LoadedModel:
+        """The same weights evaluated at ``num_steps`` recurrences (a recurrent-depth model only).
+
+        Args:
+            num_steps: r, 1..64 (with ``exit``, the cap).
+            seed: seeds the initial state (default: keep the current one, 0 after loading).
+            exit: ``(criterion, threshold)`` from :mod:`gemstones.models.huginn_exits`, e.g.
+                ``("kl", 1e-3)``; None runs every position ``num_steps`` times.
+
+        Raises:
+            GemstonesInputError: a fixed-depth model, r out of range, an unknown criterion.
+
+        Example:
+            >>> model = load_model("tests/gemstones/data_huginn/tiny_a")
+            >>> model.with_steps(8, exit=("kl", 1e-3)).config.exit_criterion
+            'kl'
+        """
+        if self.num_steps is None:
+            raise GemstonesInputError(
+                f"{self.family.name} models have no recurrence count; with_steps needs a "
+                f"recurrent-depth model ({huginn.MODEL_TYPE})"
+            )
+        changes: dict[str, Any] = {"num_steps": num_steps}
+        if seed is not None:
+            changes["seed"] = seed
+        if exit is not None:
+            changes["exit_criterion"], changes["exit_threshold"] = exit[0], float(exit[1])
+        else:
+            changes["exit_criterion"], changes["exit_threshold"] = None, 0.0
+        config = dataclasses.replace(self.config, **changes)
+        return dataclasses.replace(self, config=config)
 
     @property
     def vocab_size(self) -> int:
@@ -200,6 +293,24 @@ class LoadedModel:
         """
         mask = None if attention_mask is None else jnp.asarray(attention_mask, dtype=jnp.int32)
         return self._logprobs(
+            self.params, self._check_ids(input_ids), self._check_ids(targets), mask
+        )
+
+    def token_logprobs_and_steps(
+        self,
+        input_ids: np.ndarray,
+        targets: np.ndarray,
+        attention_mask: np.ndarray | None = None,
+    ) -> tuple[jax.Array, jax.Array]:
+        """As :meth:`token_logprobs`, with the recurrences each position used, ``(batch, seq)``.
+
+        Raises:
+            GemstonesInputError: the family does not count steps (a fixed-depth model).
+        """
+        if self._with_steps is None:
+            raise GemstonesInputError(f"{self.family.name} models do not count recurrences")
+        mask = None if attention_mask is None else jnp.asarray(attention_mask, dtype=jnp.int32)
+        return self._with_steps(
             self.params, self._check_ids(input_ids), self._check_ids(targets), mask
         )
 

@@ -477,12 +477,103 @@ def curve_frame(model: TrainedLM, points: Sequence[CurvePoint]) -> pl.DataFrame:
     return pl.DataFrame(rows).select(columns)
 
 
+TOKENIZER_FILE = "tokenizer.json"
+
+
+def _byte_symbols() -> list[str]:
+    """The printable stand-in of each byte used by byte-level BPE tokenizers (GPT-2's table:
+    printable Latin-1 bytes stand for themselves, the others map to 256 + i)."""
+    keep = [*range(33, 127), *range(161, 173), *range(174, 256)]
+    symbols, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            symbols[b] = chr(b)
+        else:
+            symbols[b] = chr(256 + extra)
+            extra += 1
+    return [symbols[b] for b in range(256)]
+
+
+def byte_tokenizer() -> Any:
+    """A ``tokenizers`` tokenizer whose ids are the UTF-8 bytes of the text (id = byte value), the
+    vocabulary of these byte-level models, so the evaluation engine can score them.
+
+    Example:
+        >>> byte_tokenizer().encode("hé").ids
+        [104, 195, 169]
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    vocab = {symbol: b for b, symbol in enumerate(_byte_symbols())}
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    return tokenizer
+
+
+def write_byte_tokenizer(folder: Path) -> Path:
+    """Write :func:`byte_tokenizer` as ``folder/tokenizer.json`` (atomically)."""
+    from registry.atomic import write_text_atomic
+
+    path = Path(folder) / TOKENIZER_FILE
+    write_text_atomic(byte_tokenizer().to_str(pretty=True), path)
+    return path
+
+
+def cloze_tasks(
+    config: RecurrentLMConfig, n: int, *, context: int = 48, span: int = 8, choices: int = 4
+) -> list[dict[str, Any]]:
+    """Multiple-choice items from the held-out bytes: which ``span``-byte continuation follows a
+    ``context``-byte stretch of source code? The distractors are spans from elsewhere in the held-
+    out text. Items start where a space ends the context (so lm-eval's target delimiter, one space,
+    is the text's own) and use printable ASCII lines only. Deterministic in ``config.seed``.
+
+    Returns:
+        Task rows (``context``, ``choices``, ``answer``) for :func:`gemstones.evaluate.inputs.read_tasks`.
+    """
+    if not 1 <= n <= 100_000 or choices < 2:
+        raise GemstonesInputError(f"n={n} must be in 1..100000 and choices={choices} >= 2")
+    val = corpus_mod.load_stdlib_corpus(config.corpus_bytes).val
+    printable = (val >= 32) & (val < 127)
+    spans = []
+    for pos in np.flatnonzero(val[context : -span - 1] == ord(" ")) + context:
+        if printable[pos - context : pos + span + 1].all() and val[pos + 1] != ord(" "):
+            spans.append(int(pos))
+    if len(spans) < n + choices:
+        raise GemstonesInputError(
+            f"the held-out text has {len(spans)} usable positions; ask for fewer than {n} items"
+        )
+    rng = np.random.default_rng(30_000 + config.seed)
+    picked = rng.choice(len(spans), size=n, replace=False)
+    text = val.tobytes().decode("latin-1")
+    rows = []
+    for index in picked:
+        pos = spans[int(index)]
+        truth = text[pos + 1 : pos + 1 + span]
+        options = [truth]
+        while len(options) < choices:
+            other = spans[int(rng.integers(len(spans)))]
+            candidate = text[other + 1 : other + 1 + span]
+            if candidate not in options:
+                options.append(candidate)
+        order = rng.permutation(choices)
+        rows.append(
+            {
+                "context": text[pos - context : pos],
+                "choices": [options[i] for i in order],
+                "answer": int(np.flatnonzero(order == 0)[0]),
+            }
+        )
+    return rows
+
+
 def save(model: TrainedLM, out: Path) -> Path:
     """Save the model as a Huginn checkpoint under ``out/model`` and the run record as
     ``out/run.json``."""
     from registry.atomic import write_json_atomic
 
     folder = huginn.save_huginn(out / MODEL_DIR, model.huginn_config, model.params)
+    write_byte_tokenizer(folder)
     record = {
         "config": asdict(model.config),
         "final_loss": model.final_loss,
