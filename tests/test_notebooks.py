@@ -13,9 +13,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("
 
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(
-    notebook: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_notebook_executes(notebook: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The notebook runs top to bottom in a temporary working folder and shows its figures."""
     # The suite runs headless with MPLBACKEND=Agg; a notebook kernel must get Jupyter's inline
     # backend instead, as a user's does, so that figures appear as image outputs.
