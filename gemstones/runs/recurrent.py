@@ -38,6 +38,7 @@ import polars as pl
 from fitting.recurrent_compute import RecurrentDepthArchitecture, forward_flops_per_token
 from gemstones.errors import GemstonesInputError
 from gemstones.readers import read_json_file
+from gemstones.runs.optim import warmup_cosine_adamw
 from registry.atomic import check_output_dir, savez_atomic, write_csv_atomic, write_json_atomic
 
 TASKS = ("parity",)
@@ -284,17 +285,7 @@ def train(
 
     rng = np.random.default_rng(config.seed)
     params = init_params(config, config.seed)
-    warmup = max(1, min(100, config.train_steps // 10))
-    schedule = optax.warmup_cosine_decay_schedule(
-        0.0,
-        config.learning_rate,
-        warmup,
-        max(config.train_steps, warmup + 1),
-        0.1 * config.learning_rate,
-    )
-    optimizer = optax.chain(
-        optax.clip_by_global_norm(1.0), optax.adamw(schedule, weight_decay=0.01)
-    )
+    optimizer = warmup_cosine_adamw(config.learning_rate, config.train_steps)
     opt_state = optimizer.init(params)
     k = config.backprop_steps
 

@@ -36,6 +36,7 @@ from gemstones.errors import GemstonesInputError
 from gemstones.models import huginn
 from gemstones.models import huginn_exits as exits
 from gemstones.runs import corpus as corpus_mod
+from gemstones.runs.optim import warmup_cosine_adamw
 
 SIGMA = 0.5
 """Standard deviation of the log-normal rate of the recurrence sampler (the reference's value)."""
@@ -219,17 +220,7 @@ def train(
     data = corpus_mod.load_stdlib_corpus(config.corpus_bytes)
     rng = np.random.default_rng(config.seed)
     params = huginn.init_params(hc, config.seed)
-    warmup = max(1, min(100, config.train_steps // 10))
-    schedule = optax.warmup_cosine_decay_schedule(
-        0.0,
-        config.learning_rate,
-        warmup,
-        max(config.train_steps, warmup + 1),
-        0.1 * config.learning_rate,
-    )
-    optimizer = optax.chain(
-        optax.clip_by_global_norm(1.0), optax.adamw(schedule, b2=0.95, weight_decay=0.01)
-    )
+    optimizer = warmup_cosine_adamw(config.learning_rate, config.train_steps, b2=0.95)
     opt_state = optimizer.init(params)
     depth = config.backprop_depth
 
