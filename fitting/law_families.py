@@ -27,7 +27,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 from scipy.optimize import least_squares, minimize
@@ -82,7 +82,9 @@ class FamilyFit:
         return {
             "family": self.family,
             "inputs": list(self.inputs),
-            "params": {n: _finite(v) for n, v in zip(self.parameter_names, self.params)},
+            "params": {
+                n: _finite(v) for n, v in zip(self.parameter_names, self.params, strict=True)
+            },
             "objective": _finite(self.objective),
             "objective_name": self.objective_name,
             "n_points": self.n_points,
@@ -164,7 +166,7 @@ class LawFamily(ABC):
     inputs: tuple[str, ...] = ()
     parameter_names: tuple[str, ...] = ()
     bounds: tuple[tuple[float, float], ...] = ()
-    labels: Mapping[str, str] = {}
+    labels: ClassVar[Mapping[str, str]] = {}
     log_space: bool = True
 
     @abstractmethod
@@ -257,7 +259,7 @@ class LawFamily(ABC):
         near = (np.abs(params - low) < 1e-6 * (1 + np.abs(span))) | (
             np.abs(params - high) < 1e-6 * (1 + np.abs(span))
         )
-        for name, at in zip(self.parameter_names, near):
+        for name, at in zip(self.parameter_names, near, strict=True):
             if at:
                 flags.append(f"{name}_at_bound")
         if not success:
@@ -342,7 +344,7 @@ class PowerSum(LawFamily):
     description = "L = E + sum_i A_i x_i^-alpha_i (approach 3, Huber on log loss)"
     inputs = ("params", "tokens")
     parameter_names = ("a_params", "a_tokens", "alpha_params", "alpha_tokens", "e")
-    labels = {"x": "params, tokens", "y": "loss"}
+    labels: ClassVar[Mapping[str, str]] = {"x": "params, tokens", "y": "loss"}
 
     def predict(self, params: np.ndarray, x: np.ndarray) -> np.ndarray:
         from fitting.laws import log_prediction
@@ -356,7 +358,7 @@ class PowerSum(LawFamily):
         k = len(fit.inputs)
         alpha = fit.params[k : 2 * k]
         out = {f"A_{v}": float(np.exp(min(fit.params[i], 700.0))) for i, v in enumerate(fit.inputs)}
-        out.update({f"alpha_{v}": float(a) for v, a in zip(fit.inputs, alpha)})
+        out.update({f"alpha_{v}": float(a) for v, a in zip(fit.inputs, alpha, strict=True)})
         out["E"] = float(np.exp(fit.params[-1]))
         if fit.inputs == ("params", "tokens") and alpha[0] + alpha[1] > 0:
             # compute-optimal allocation with C = 6 N D: N* ~ C^(beta/(alpha+beta))
@@ -448,7 +450,7 @@ class LossToLoss(LawFamily):
     description = "L_y = E_y + K (L_x - E_x)^kappa between two losses"
     inputs = ("loss_x",)
     parameter_names = ("E_x", "E_y", "K", "kappa")
-    labels = {"x": "loss x", "y": "loss y"}
+    labels: ClassVar[Mapping[str, str]] = {"x": "loss x", "y": "loss y"}
 
     def predict(self, params: np.ndarray, x: np.ndarray) -> np.ndarray:
         e_x, e_y, k, kappa = np.asarray(params, dtype=np.float64)
@@ -506,7 +508,7 @@ class SigmoidAccuracy(LawFamily):
     description = "acc = chance + (top - chance) * sigmoid(-k (L - L0)) of a loss"
     inputs = ("loss",)
     parameter_names = ("top", "k", "L0")
-    labels = {"x": "loss", "y": "accuracy"}
+    labels: ClassVar[Mapping[str, str]] = {"x": "loss", "y": "accuracy"}
     log_space = False
 
     def __init__(self) -> None:
@@ -783,7 +785,12 @@ def bootstrap_isoflop(
         counts = np.bincount(rng.integers(0, runs.size, runs.size), minlength=runs.size)
         try:
             fit = fit_isoflop(
-                run, params, flops, loss, weights_by_run=dict(zip(runs.tolist(), counts)), **kwargs
+                run,
+                params,
+                flops,
+                loss,
+                weights_by_run=dict(zip(runs.tolist(), counts, strict=True)),
+                **kwargs,
             )
             values.append(fit.params_exponent)
         except FitInputError:
@@ -813,7 +820,7 @@ class Isoflop(LawFamily):
     description = "approach 2: parabolas in log N per FLOP budget, N*(C) = G C^a"
     inputs = ("run", "params", "flops")
     parameter_names = ("log_G", "a")
-    labels = {"x": "FLOPs", "y": "N*"}
+    labels: ClassVar[Mapping[str, str]] = {"x": "FLOPs", "y": "N*"}
 
     def predict(self, params: np.ndarray, x: np.ndarray) -> np.ndarray:
         log_g, a = np.asarray(params, dtype=np.float64)
@@ -882,3 +889,179 @@ def relative_errors(predicted: Sequence[float], observed: Sequence[float]) -> np
     p = np.asarray(predicted, dtype=np.float64)
     o = np.asarray(observed, dtype=np.float64)
     return np.abs(p - o) / np.abs(o)
+
+
+# --------------------------------------------------------------------------- honest intervals
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The profile of the approach-3 objective along one parameter.
+
+    With a Huber threshold far below the residuals (δ = 1e-4), the objective is δ·Σ|r| up to a
+    constant, the negative log-likelihood of Laplace errors with scale b = Σ|r|/n; the profile
+    likelihood-ratio interval at ``level`` keeps the values whose objective is within a factor
+    ``threshold_ratio = 1 + q/(2n)`` of the best (q the chi-square(1) quantile).
+
+    Attributes:
+        parameter: the profiled parameter's name.
+        values: the fixed values, shape (m,).
+        objectives: the objective minimised over the other parameters at each, shape (m,).
+        best_objective: the unconstrained optimum's objective.
+        best_value: the parameter's value at the optimum.
+        threshold_ratio: the interval's objective ratio.
+        level: the interval's nominal level.
+        interval: the contiguous range of ``values`` around the best under the threshold
+            (an end equal to the scanned range's end means the interval reaches past it).
+    """
+
+    parameter: str
+    values: np.ndarray
+    objectives: np.ndarray
+    best_objective: float
+    best_value: float
+    threshold_ratio: float
+    level: float
+    interval: tuple[float, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly summary."""
+        return {
+            "parameter": self.parameter,
+            "best_value": self.best_value,
+            "best_objective": self.best_objective,
+            "interval": list(self.interval),
+            "level": self.level,
+            "threshold_ratio": self.threshold_ratio,
+            "values": self.values.tolist(),
+            "objective_ratio": (self.objectives / self.best_objective).tolist(),
+        }
+
+
+def profile_power_sum(
+    x: Any,
+    y: Any,
+    theta_hat: Any,
+    *,
+    variables: Sequence[str],
+    parameter: str,
+    values: Any,
+    delta: float = DEFAULT_DELTA,
+    level: float = 0.95,
+) -> Profile:
+    """Profile the approach-3 objective along one parameter (``a_<v>``, ``alpha_<v>`` or ``e``).
+
+    At each fixed value the other parameters are re-optimised (scipy's trust-region least squares
+    with a Huber loss of threshold ``delta``, warm-started from the neighbouring value); the
+    reported objective is :func:`fitting.laws.objective`.
+
+    Args:
+        x: raw variables (n, k); y: losses (n,).
+        theta_hat: the unconstrained fit ``[a..., alpha..., e]``.
+        variables: the variable names.
+        parameter: which parameter to fix.
+        values: the values to fix it at (at most 400).
+        delta: the Huber threshold.
+        level: interval level.
+
+    Example:
+        >>> # p = profile_power_sum(x, y, fit.theta, variables=["params", "tokens"],
+        >>> #                       parameter="alpha_tokens", values=np.linspace(0.4, 0.9, 26))
+    """
+    from scipy.stats import chi2
+
+    from fitting.laws import log_prediction, objective
+
+    variables = tuple(variables)
+    names = tuple(f"a_{v}" for v in variables) + tuple(f"alpha_{v}" for v in variables) + ("e",)
+    if parameter not in names:
+        raise FitInputError(f"unknown parameter {parameter!r}; available: {', '.join(names)}")
+    grid = np.asarray(values, dtype=np.float64).reshape(-1)
+    if not 2 <= grid.size <= 400 or not np.all(np.isfinite(grid)):
+        raise FitInputError(f"profile needs 2..400 finite values; got {grid.size}")
+    if not 0 < level < 1:
+        raise FitInputError(f"level must be in (0, 1); got {level}")
+    log_x = np.log(np.asarray(x, dtype=np.float64))
+    log_y = np.log(np.asarray(y, dtype=np.float64))
+    theta_hat = np.asarray(theta_hat, dtype=np.float64)
+    index = names.index(parameter)
+    free = [i for i in range(theta_hat.size) if i != index]
+    best = float(objective(theta_hat, log_x, log_y, delta))
+
+    def solve(value: float, start: np.ndarray) -> tuple[float, np.ndarray]:
+        def resid(phi: np.ndarray) -> np.ndarray:
+            theta = np.insert(phi, index, value)
+            return log_prediction(theta, log_x) - log_y
+
+        result = least_squares(resid, start, loss="huber", f_scale=delta, max_nfev=2000)
+        theta = np.insert(result.x, index, value)
+        return float(objective(theta, log_x, log_y, delta)), result.x
+
+    objectives = np.empty(grid.size)
+    order = np.argsort(np.abs(grid - theta_hat[index]))  # outward from the optimum
+    starts: dict[int, np.ndarray] = {}
+    for i in order:
+        near = min(starts, key=lambda j: abs(grid[j] - grid[i]), default=None)
+        start = theta_hat[free] if near is None else starts[near]
+        objectives[i], starts[i] = solve(float(grid[i]), start)
+    best = min(best, float(np.min(objectives)))
+    ratio = 1.0 + float(chi2.ppf(level, 1)) / (2.0 * log_y.size)
+    inside = objectives / best <= ratio
+    centre = int(np.argmin(objectives))
+    lo = hi = centre
+    while lo > 0 and inside[lo - 1]:
+        lo -= 1
+    while hi < grid.size - 1 and inside[hi + 1]:
+        hi += 1
+    sorted_grid = np.all(np.diff(grid) > 0)
+    interval = (float(grid[lo]), float(grid[hi])) if sorted_grid else (float("nan"),) * 2
+    return Profile(
+        parameter=parameter,
+        values=grid,
+        objectives=objectives,
+        best_objective=best,
+        best_value=float(theta_hat[index]),
+        threshold_ratio=ratio,
+        level=level,
+        interval=interval,
+    )
+
+
+def prediction_interval(
+    thetas: Any,
+    log_x: Any,
+    residuals: Any,
+    *,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Prediction intervals of an approach-3 law: parameter uncertainty plus observation noise.
+
+    Each bootstrap refit's log prediction is perturbed by a log residual of the point fit drawn
+    at random; the interval is the percentile range of the results.
+
+    Args:
+        thetas: bootstrap refits (m, 2k+1) (``fitting.bootstrap.BootstrapResult.thetas``).
+        log_x: natural logs of the points to predict (n, k).
+        residuals: the point fit's log residuals (log y - log prediction), shape (r,).
+        level: interval level.
+        seed: seed of the residual draws.
+
+    Returns:
+        ``(low, median, high)`` predicted losses, each (n,); the confidence band alone is the
+        percentile range of ``exp(log_prediction(thetas))``.
+    """
+    from fitting.laws import log_prediction
+
+    thetas = np.atleast_2d(np.asarray(thetas, dtype=np.float64))
+    log_x = np.atleast_2d(np.asarray(log_x, dtype=np.float64))
+    residuals = np.asarray(residuals, dtype=np.float64).reshape(-1)
+    if not 0 < level < 1 or residuals.size == 0 or thetas.shape[0] < 2:
+        raise FitInputError("prediction_interval needs 0 < level < 1, residuals and >= 2 refits")
+    rng = np.random.default_rng(seed)
+    preds = np.stack([log_prediction(t, log_x) for t in thetas])  # (m, n)
+    noise = rng.choice(residuals, size=preds.shape)
+    draws = np.exp(preds + noise)
+    q = [(1 - level) / 2 * 100, 50, (1 + level) / 2 * 100]
+    low, mid, high = np.percentile(draws, q, axis=0)
+    return low, mid, high

@@ -270,7 +270,7 @@ class Holdout:
         """Which rows of a table (with params and, for flops, flops) are held out."""
         if self.kind == "larger":
             sizes = np.unique(table["params"].to_numpy())
-            n_out = max(1, int(round(self.value * sizes.size)))
+            n_out = max(1, round(self.value * sizes.size))
             cut = sizes[-n_out]
             return table["params"].to_numpy() >= cut
         return table[self.kind].to_numpy() > self.value
@@ -456,3 +456,69 @@ def _validate_fold(
         "params_exponent_train": small.params_exponent,
         "params_exponent_all": full.params_exponent,
     }
+
+
+# --------------------------------------------------------------------------- approaches side by side
+
+
+def compare_approaches(
+    design: str | Design,
+    *,
+    n_resamples: int = 100,
+    seed: int = 0,
+    catalog: Any | None = None,
+) -> pl.DataFrame:
+    """Approaches 1, 2 and 3 on one design's data: the params and tokens exponents of the
+    compute-optimal allocation (N* ∝ C^a, D* ∝ C^b), each with its interval.
+
+    Approach 1: slopes of the envelope lines with their Student-t 95% intervals; approach 2:
+    :func:`isoflop_design` with a bootstrap by runs; approach 3: ``a = beta / (alpha + beta)``
+    of the fitted power sum (no interval here: see ``gemstones fit`` and the profile).
+    """
+    from gemstones.designs import fit_design
+
+    spec = _design(design)
+    table = design_table(spec, catalog)
+    rows: list[dict[str, Any]] = []
+    one = fit_design(spec.with_overrides(approach=1), table=table).fit
+    rows.append(
+        {
+            "approach": 1,
+            "method": f"envelope ({one.method})",
+            "params_exponent": one.params.slope,
+            "params_low": one.params.slope_ci[0],
+            "params_high": one.params.slope_ci[1],
+            "tokens_exponent": one.tokens.slope,
+            "interval": "95% Student t",
+        }
+    )
+    two = isoflop_design(spec, n_resamples=n_resamples, seed=seed, catalog=catalog)
+    rows.append(
+        {
+            "approach": 2,
+            "method": f"isoflop ({two.fit.budgets.size} budgets)",
+            "params_exponent": two.fit.params_exponent,
+            "params_low": two.params_exponent_ci[0],
+            "params_high": two.params_exponent_ci[1],
+            "tokens_exponent": two.fit.tokens_exponent,
+            "interval": f"{two.ci:.0%} bootstrap by runs ({two.resamples.size})",
+        }
+    )
+    three = REGISTRY.get("power_sum").fit(
+        table.select("params", "tokens").to_numpy(),
+        table["loss"].to_numpy(),
+        options={"delta": spec.fit.delta, "seed": spec.fit.seed},
+    )
+    derived = REGISTRY.get("power_sum").derived(three)
+    rows.append(
+        {
+            "approach": 3,
+            "method": "power_sum (Huber)",
+            "params_exponent": derived.get("params_exponent"),
+            "params_low": None,
+            "params_high": None,
+            "tokens_exponent": derived.get("tokens_exponent"),
+            "interval": "see profile",
+        }
+    )
+    return pl.DataFrame(rows)

@@ -28,7 +28,17 @@ from registry.atomic import AtomicWriteError
 from registry.errors import HubError, RegistryInputError
 
 # Importing the command modules registers their commands on ``app``.
-from . import eval_cmds, fit_cmds, frontier_cmds, hub_cmds, registry_cmds, snr_cmds, ttc_cmds  # noqa: F401
+from . import (  # noqa: F401
+    eval_cmds,
+    fit_cmds,
+    frontier_cmds,
+    hub_cmds,
+    laws_cmds,
+    registry_cmds,
+    snr_cmds,
+    ttc_cmds,
+    validate_cmds,
+)
 from .app import app
 
 #: User mistakes: exit 2. ``registry.atomic.OutputPathError`` is a ``RegistryInputError``.
