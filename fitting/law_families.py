@@ -213,7 +213,8 @@ class LawFamily(ABC):
             y: outputs, shape (n,).
             weights: optional non-negative weights (n,).
             options: ``delta`` (Huber threshold, default 1e-4 for log-space families, 1e-2
-                otherwise), ``max_nfev``.
+                otherwise), ``max_nfev``, ``start`` (one start or an (m, p) array, instead of
+                the family's grid: warm starts for bootstrap refits).
 
         Returns:
             The best :class:`FamilyFit` over the start grid.
@@ -233,7 +234,12 @@ class LawFamily(ABC):
         low, high = self.data_bounds(x_arr, y_arr)
         sqrt_w = np.sqrt(w)
         best: tuple[float, np.ndarray, bool] | None = None
-        for start in self.start_grid(x_arr, y_arr):
+        starts = (
+            np.atleast_2d(np.asarray(opts["start"], dtype=np.float64))
+            if opts.get("start") is not None
+            else self.start_grid(x_arr, y_arr)
+        )
+        for start in starts:
             start = np.clip(
                 start, low + 1e-12 * (1 + np.abs(low)), high - 1e-12 * (1 + np.abs(high))
             )
@@ -396,6 +402,11 @@ class PowerSum(LawFamily):
             seed=int(opts.get("seed", 0)),
             weights=None if weights is None else np.asarray(weights, dtype=np.float64),
             n_polish=int(opts.get("n_polish", 256)),
+            start_grid=(
+                None
+                if opts.get("start") is None
+                else np.atleast_2d(np.asarray(opts["start"], dtype=np.float64))
+            ),
         )
         theta = np.asarray(base.theta, dtype=np.float64)
         value = float(base.objective)
@@ -1065,3 +1076,103 @@ def prediction_interval(
     q = [(1 - level) / 2 * 100, 50, (1 + level) / 2 * 100]
     low, mid, high = np.percentile(draws, q, axis=0)
     return low, mid, high
+
+
+@dataclass(frozen=True)
+class FamilyBootstrap:
+    """Percentile intervals of a family's parameters over resamples by groups (runs).
+
+    Attributes:
+        fit: the point fit.
+        samples: refitted parameters, shape (m, p) (failed refits dropped).
+        intervals: parameter name -> (low, high).
+        derived_intervals: derived quantity -> (low, high).
+        n_failed: refits that raised ``FitInputError``.
+        ci: the interval level.
+    """
+
+    fit: FamilyFit
+    samples: np.ndarray
+    intervals: Mapping[str, tuple[float, float]]
+    derived_intervals: Mapping[str, tuple[float, float]]
+    n_failed: int
+    ci: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly summary."""
+        return {
+            **self.fit.as_dict(),
+            "ci": self.ci,
+            "n_resamples": int(self.samples.shape[0]),
+            "n_failed": self.n_failed,
+            "intervals": {k: list(v) for k, v in self.intervals.items()},
+            "derived_intervals": {k: list(v) for k, v in self.derived_intervals.items()},
+        }
+
+
+def bootstrap_family(
+    family: str,
+    x: Any,
+    y: Any,
+    groups: Any,
+    *,
+    n_resamples: int = 100,
+    seed: int = 0,
+    ci: float = 0.95,
+    options: Mapping[str, Any] | None = None,
+) -> FamilyBootstrap:
+    """Fit a registered family, then refit it on resamples of whole groups (runs), each warm-started
+    at the point fit, and report percentile intervals of its parameters and derived quantities.
+
+    Example:
+        >>> # boot = bootstrap_family("loss_to_loss", lx, ly, shapes, n_resamples=100)
+    """
+    if not 2 <= n_resamples <= 100_000 or not 0 < ci < 1:
+        raise FitInputError(
+            f"need 2 <= n_resamples <= 100000 and 0 < ci < 1; got {n_resamples}, {ci}"
+        )
+    law = REGISTRY.get(family)
+    x_arr = np.asarray(x, dtype=np.float64)
+    y_arr = np.asarray(y, dtype=np.float64)
+    groups = np.asarray(groups)
+    if groups.shape[0] != y_arr.shape[0]:
+        raise FitInputError(f"groups must have {y_arr.shape[0]} entries; got {groups.shape[0]}")
+    opts = dict(options or {})
+    point = law.fit(x_arr, y_arr, options=opts)
+    start = np.asarray(
+        point.params[: len(point.params) - (1 if family == "sigmoid_accuracy" else 0)]
+    )
+    labels, index = np.unique(groups, return_inverse=True)
+    rng = np.random.default_rng(seed)
+    samples, derived, failed = [], [], 0
+    for _ in range(n_resamples):
+        counts = np.bincount(rng.integers(0, labels.size, labels.size), minlength=labels.size)
+        weights = counts[index].astype(np.float64)
+        keep = weights > 0
+        try:
+            refit = law.fit(x_arr[keep], y_arr[keep], weights[keep], {**opts, "start": start})
+        except FitInputError:
+            failed += 1
+            continue
+        samples.append(refit.params)
+        derived.append(law.derived(refit))
+    if len(samples) < 2:
+        raise FitInputError(f"{family} bootstrap: fewer than 2 resamples could be fitted")
+    arr = np.array(samples)
+    q = [(1 - ci) / 2 * 100, (1 + ci) / 2 * 100]
+    intervals = {
+        name: tuple(float(v) for v in np.percentile(arr[:, i], q))
+        for i, name in enumerate(point.parameter_names)
+    }
+    derived_intervals = {
+        key: tuple(float(v) for v in np.percentile([d[key] for d in derived], q))
+        for key in derived[0]
+    }
+    return FamilyBootstrap(
+        fit=point,
+        samples=arr,
+        intervals=intervals,
+        derived_intervals=derived_intervals,
+        n_failed=failed,
+        ci=ci,
+    )

@@ -522,3 +522,102 @@ def compare_approaches(
         }
     )
     return pl.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- any family on a design
+
+
+@dataclass(frozen=True)
+class DesignFamilyFit:
+    """A law family fitted on a design's data with bootstrap intervals.
+
+    Attributes:
+        design: the design's name.
+        law: the family's name.
+        boot: ``FamilyBootstrap`` (or ``IsoflopBootstrap`` for ``isoflop``).
+        x, y: the fitted inputs and outputs (for plots).
+        xlabel, ylabel: what x and y are.
+    """
+
+    design: str
+    law: str
+    boot: Any
+    x: np.ndarray
+    y: np.ndarray
+    xlabel: str
+    ylabel: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly summary."""
+        return {"design": self.design, "law": self.law, **self.boot.as_dict()}
+
+
+def fit_family_on_design(
+    design: str | Design,
+    law: str,
+    *,
+    loss_y: str = "val_loss_dclm",
+    benchmark: str = "hellaswag",
+    n_resamples: int = 100,
+    seed: int = 0,
+    ci: float = 0.95,
+    n_polish: int = 64,
+    catalog: Any | None = None,
+) -> DesignFamilyFit:
+    """Fit one registered family on a catalog design's checkpoints, with intervals by runs.
+
+    - ``power_sum``: the design's law variables -> its loss;
+    - ``isoflop``: approach 2 on its checkpoints;
+    - ``loss_to_loss``: the design's loss -> ``loss_y`` on its checkpoints that have both;
+    - ``sigmoid_accuracy``: the design's loss -> ``bench_<benchmark>`` (chance floor from
+      ``fitting.law_families.CHANCE``).
+    """
+    from fitting.law_families import bootstrap_family
+    from gemstones.designs import select_rows
+
+    spec = _design(design)
+    REGISTRY.get(law)
+    if law == "isoflop":
+        boot = isoflop_design(spec, n_resamples=n_resamples, seed=seed, ci=ci, catalog=catalog)
+        return DesignFamilyFit(
+            spec.name, law, boot, boot.fit.budgets, boot.fit.optimal_params, "FLOPs", "N*"
+        )
+    if law == "power_sum":
+        table = design_table(spec, catalog)
+        variables = list(spec.law.variable_names)
+        x = table.select(variables).to_numpy().astype(np.float64)
+        y = table["loss"].to_numpy()
+        groups = table["run_name"].to_numpy() if "run_name" in table.columns else np.arange(y.size)
+        options: dict[str, Any] = {
+            "variables": variables,
+            "delta": spec.fit.delta,
+            "n_polish": n_polish,
+        }
+        xlabel, ylabel = ", ".join(variables), spec.selection.loss
+    else:
+        if spec.selection.source != "catalog":
+            raise GemstonesInputError(f"{law} needs a catalog design; {spec.name!r} reads a file")
+        if law == "sigmoid_accuracy" and benchmark not in CHANCE:
+            raise GemstonesInputError(
+                f"unknown benchmark {benchmark!r}; valid: {', '.join(CHANCE)}"
+            )
+        if law == "loss_to_loss" and loss_y not in LOSS_COLUMNS:
+            raise GemstonesInputError(f"unknown loss {loss_y!r}; valid: {', '.join(LOSS_COLUMNS)}")
+        target = loss_y if law == "loss_to_loss" else f"bench_{benchmark}"
+        rows = select_rows(spec, _catalog(catalog)).filter(
+            pl.col(spec.selection.loss).is_not_null() & pl.col(target).is_not_null()
+        )
+        if rows.height == 0:
+            raise GemstonesInputError(
+                f"design {spec.name!r} selects no checkpoints with both {spec.selection.loss} "
+                f"and {target}"
+            )
+        x = rows[spec.selection.loss].to_numpy()
+        y = rows[target].to_numpy()
+        groups = rows["shape"].to_numpy()
+        options = {"chance": CHANCE[benchmark]} if law == "sigmoid_accuracy" else {}
+        xlabel, ylabel = spec.selection.loss, target
+    boot = bootstrap_family(
+        law, x, y, groups, n_resamples=n_resamples, seed=seed, ci=ci, options=options
+    )
+    return DesignFamilyFit(spec.name, law, boot, np.asarray(x), np.asarray(y), xlabel, ylabel)

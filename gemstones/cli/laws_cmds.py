@@ -240,3 +240,87 @@ def laws_profile(
 
         plot_profile(prof, plot, stem=f"profile_{spec.name}_{parameter}")
         typer.echo(f"wrote {plot}/profile_{spec.name}_{parameter}.png", err=True)
+
+
+@laws_app.command("fit")
+def laws_fit(
+    design: Annotated[str, typer.Option("--design", help="Built-in design name or .toml path.")],
+    law: Annotated[
+        str, typer.Option("--law", help="power_sum | isoflop | loss_to_loss | sigmoid_accuracy")
+    ] = "power_sum",
+    loss_y: Annotated[str, typer.Option("--loss-y", help="loss_to_loss: the target loss.")] = (
+        "val_loss_dclm"
+    ),
+    benchmark: Annotated[
+        str, typer.Option("--benchmark", help="sigmoid_accuracy: the task.")
+    ] = "hellaswag",
+    resamples: Annotated[
+        int, typer.Option("--resamples", help="Bootstrap resamples (runs).")
+    ] = 100,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    ci: Annotated[float, typer.Option("--ci", help="Interval level.")] = 0.95,
+    output_format: FormatOption = TableFormat.table,
+    plot: PlotOption = None,
+) -> None:
+    """Fit any law family on a design's checkpoints, with bootstrap-by-runs intervals."""
+    import numpy as np
+
+    from fitting.law_families import REGISTRY
+    from gemstones.law_analysis import fit_family_on_design
+
+    REGISTRY.get(law)
+    if not 2 <= resamples <= 10_000:
+        raise typer.BadParameter(f"--resamples must be 2..10000; got {resamples}")
+    _check_plot(plot)
+    result = fit_family_on_design(
+        design, law, loss_y=loss_y, benchmark=benchmark, n_resamples=resamples, seed=seed, ci=ci
+    )
+    record = result.as_dict()
+    if output_format is TableFormat.json:
+        typer.echo(dumps_json(record))
+    else:
+        typer.echo(f"design {result.design}, law {law}: {result.ylabel} against {result.xlabel}")
+        if law == "isoflop":
+            lo, hi = record["params_exponent_ci"]
+            typer.echo(f"  params_exponent  {record['params_exponent']:.5g}  [{lo:.5g}, {hi:.5g}]")
+        else:
+            rows = [
+                {"quantity": k, "value": v, "low": record[key][k][0], "high": record[key][k][1]}
+                for key, values in (
+                    ("intervals", record["params"]),
+                    ("derived_intervals", record["derived"]),
+                )
+                for k, v in values.items()
+                if k in record[key] and not (key == "derived_intervals" and k in record["params"])
+            ]
+            _records(rows, output_format)
+            typer.echo(f"flags: {', '.join(record['flags']) or 'none'}")
+    if plot is not None:
+        from gemstones import law_plots
+
+        stem = f"laws_{law}_{Path(design).stem}"
+        if law == "isoflop":
+            law_plots.plot_isoflop(result.boot, plot, stem=stem)
+        elif law == "power_sum":
+            law_plots.plot_predicted_vs_observed(
+                result.boot.fit.predict(result.x),
+                result.y,
+                label="loss",
+                title=f"{law} on {result.design}",
+                out_dir=plot,
+                stem=stem,
+            )
+        else:
+            grid = np.linspace(result.x.min(), result.x.max(), 100)
+            law_plots.plot_xy_fit(
+                result.x,
+                result.y,
+                grid,
+                result.boot.fit.predict(grid),
+                xlabel=result.xlabel,
+                ylabel=result.ylabel,
+                title=f"{law} on {result.design}",
+                out_dir=plot,
+                stem=stem,
+            )
+        typer.echo(f"wrote {plot}/{stem}.png", err=True)
