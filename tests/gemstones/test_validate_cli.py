@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from gemstones.cli import main
@@ -78,3 +79,42 @@ def test_loss_to_loss_dolma_to_dclm(capsys):
     assert record["n_points"] == 770
     assert 0.3 < record["params"]["kappa"] < 3.0
     assert record["objective"] < 1e-3
+
+
+@pytest.mark.parametrize("law", ["sigmoid_accuracy", "loss_to_loss", "isoflop"])
+def test_laws_fit_each_family_on_hot_with_intervals_and_a_plot(capsys, tmp_path, law):
+    code, out, err = _run(
+        capsys,
+        "laws", "fit", "--design", "hot", "--law", law, "--resamples", "8",
+        "--format", "json", "--plot", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["law"] == law and record["design"] == "hot"
+    if law == "isoflop":
+        low, high = record["params_exponent_ci"]
+        assert low <= record["params_exponent"] <= high
+    else:
+        for name, value in record["params"].items():
+            low, high = record["intervals"][name]
+            assert low - 1e-9 <= high
+            assert np.isfinite(value)
+    assert (tmp_path / f"laws_{law}_hot.png").stat().st_size > 0
+
+
+def test_laws_isoflop_table_on_hot_477(capsys):
+    code, out, err = _run(capsys, "laws", "isoflop", "--design", "hot_477", "--resamples", "20")
+    assert code == 0, err
+    assert "params exponent  0.5945" in out and "19 with an interior minimum" in out
+
+
+@pytest.mark.slow
+def test_laws_compare_puts_the_three_approaches_side_by_side(capsys):
+    code, out, err = _run(
+        capsys, "laws", "compare", "--design", "hot_477", "--resamples", "20", "--format", "json"
+    )
+    assert code == 0, err
+    rows = {r["approach"]: r for r in json.loads(out)}
+    assert rows[1]["params_exponent"] == pytest.approx(0.499380216082636, abs=1e-6)
+    assert rows[2]["params_low"] < rows[2]["params_exponent"] < rows[2]["params_high"]
+    assert 0.5 < rows[3]["params_exponent"] < 0.9
