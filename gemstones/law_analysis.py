@@ -169,6 +169,7 @@ def two_step(
     heldout: int | tuple[str, ...] = 2,
     catalog: Any | None = None,
     n_polish: int = 64,
+    rows: pl.DataFrame | None = None,
 ) -> TwoStepResult:
     """Predict held-out shapes' accuracy from the others' (Bhagia et al.'s two steps).
 
@@ -180,8 +181,11 @@ def two_step(
         benchmark: one of ``CHANCE``.
         loss: the intermediate loss column.
         heldout: the number of largest shapes to hold out, or their names.
+        rows: the checkpoints to use (columns of :func:`bench_rows`); default: every main
+            checkpoint with the benchmark.
     """
-    rows = bench_rows(benchmark, loss, catalog)
+    if rows is None:
+        rows = bench_rows(benchmark, loss, catalog)
     if isinstance(heldout, int):
         sizes = rows.group_by("shape").agg(pl.col("params").first()).sort("params")
         if not 1 <= heldout < sizes.height - 3:
@@ -363,11 +367,20 @@ def validate_design(
         )
     rule = Holdout.parse(holdout)
     if law in ("loss_to_loss", "sigmoid_accuracy"):
-        if law == "sigmoid_accuracy":
-            table = bench_rows(benchmark, spec.selection.loss, catalog)
-        else:
-            table = loss_pairs(spec.selection.loss, loss_y, catalog)
-        table = table.with_columns(flops=6.0 * pl.col("params") * pl.col("tokens"))
+        table = _design_pairs(spec, law, benchmark, loss_y, catalog)
+        if table.height == 0:
+            target = loss_y if law == "loss_to_loss" else f"bench_{benchmark}"
+            return [
+                {
+                    "design": spec.name,
+                    "law": law,
+                    "scheme": scheme,
+                    "fold": "-",
+                    "n_train": 0,
+                    "n_test": 0,
+                    "error": f"no selected checkpoint has both {spec.selection.loss} and {target}",
+                }
+            ]
     else:
         table = design_table(spec, catalog)
     records = []
@@ -391,6 +404,33 @@ def validate_design(
             record["error"] = str(failure)
         records.append(record)
     return records
+
+
+def _design_pairs(
+    spec: Design, law: str, benchmark: str, loss_y: str, catalog: Any | None
+) -> pl.DataFrame:
+    """The design's selected checkpoints that have both its loss and the law's target."""
+    from gemstones.designs import select_rows
+
+    if spec.selection.source != "catalog":
+        raise GemstonesInputError(f"{law} needs a catalog design; {spec.name!r} reads a file")
+    if law == "sigmoid_accuracy" and benchmark not in CHANCE:
+        raise GemstonesInputError(f"unknown benchmark {benchmark!r}; valid: {', '.join(CHANCE)}")
+    if law == "loss_to_loss" and loss_y not in LOSS_COLUMNS:
+        raise GemstonesInputError(f"unknown loss {loss_y!r}; valid: {', '.join(LOSS_COLUMNS)}")
+    x_col = spec.selection.loss
+    target = loss_y if law == "loss_to_loss" else f"bench_{benchmark}"
+    rows = select_rows(spec, _catalog(catalog)).filter(
+        pl.col(x_col).is_not_null() & pl.col(target).is_not_null()
+    )
+    names = ("loss_x", "loss_y") if law == "loss_to_loss" else ("loss", "accuracy")
+    return rows.select(
+        "shape",
+        params=pl.col("params").cast(pl.Float64),
+        tokens=pl.col("tokens").cast(pl.Float64),
+        step="step",
+        **{names[0]: pl.col(x_col), names[1]: pl.col(target)},
+    ).with_columns(flops=6.0 * pl.col("params") * pl.col("tokens"))
 
 
 def _validate_fold(
@@ -420,6 +460,7 @@ def _validate_fold(
     if law == "sigmoid_accuracy":
         result = two_step(
             benchmark,
+            rows=pl.concat([train, test]).drop("flops"),
             loss=spec.selection.loss if spec.selection.loss in LOSS_COLUMNS else "val_loss",
             heldout=tuple(test["shape"].unique().to_list()),
             n_polish=n_polish,
@@ -573,7 +614,6 @@ def fit_family_on_design(
       ``fitting.law_families.CHANCE``).
     """
     from fitting.law_families import bootstrap_family
-    from gemstones.designs import select_rows
 
     spec = _design(design)
     REGISTRY.get(law)
@@ -595,26 +635,16 @@ def fit_family_on_design(
         }
         xlabel, ylabel = ", ".join(variables), spec.selection.loss
     else:
-        if spec.selection.source != "catalog":
-            raise GemstonesInputError(f"{law} needs a catalog design; {spec.name!r} reads a file")
-        if law == "sigmoid_accuracy" and benchmark not in CHANCE:
-            raise GemstonesInputError(
-                f"unknown benchmark {benchmark!r}; valid: {', '.join(CHANCE)}"
-            )
-        if law == "loss_to_loss" and loss_y not in LOSS_COLUMNS:
-            raise GemstonesInputError(f"unknown loss {loss_y!r}; valid: {', '.join(LOSS_COLUMNS)}")
+        pairs = _design_pairs(spec, law, benchmark, loss_y, catalog)
         target = loss_y if law == "loss_to_loss" else f"bench_{benchmark}"
-        rows = select_rows(spec, _catalog(catalog)).filter(
-            pl.col(spec.selection.loss).is_not_null() & pl.col(target).is_not_null()
-        )
-        if rows.height == 0:
+        if pairs.height == 0:
             raise GemstonesInputError(
                 f"design {spec.name!r} selects no checkpoints with both {spec.selection.loss} "
                 f"and {target}"
             )
-        x = rows[spec.selection.loss].to_numpy()
-        y = rows[target].to_numpy()
-        groups = rows["shape"].to_numpy()
+        x = pairs[pairs.columns[4]].to_numpy()
+        y = pairs[pairs.columns[5]].to_numpy()
+        groups = pairs["shape"].to_numpy()
         options = {"chance": CHANCE[benchmark]} if law == "sigmoid_accuracy" else {}
         xlabel, ylabel = spec.selection.loss, target
     boot = bootstrap_family(
