@@ -118,3 +118,20 @@ def test_laws_compare_puts_the_three_approaches_side_by_side(capsys):
     assert rows[1]["params_exponent"] == pytest.approx(0.499380216082636, abs=1e-6)
     assert rows[2]["params_low"] < rows[2]["params_exponent"] < rows[2]["params_high"]
     assert 0.5 < rows[3]["params_exponent"] < 0.9
+
+
+@pytest.mark.slow
+def test_validation_table_covers_every_built_in_catalog_design(capsys):
+    from gemstones.designs import list_designs, load_design
+
+    code, out, err = _run(
+        capsys, "validate", "--all-designs", "--law", "loss_to_loss", "--format", "json"
+    )
+    assert code == 0, err
+    records = json.loads(out)
+    catalog_designs = {n for n in list_designs() if load_design(n).selection.source == "catalog"}
+    assert {r["design"] for r in records} == catalog_designs
+    by_design = {r["design"]: r for r in records}
+    assert by_design["hot"]["mean_rel_error"] < 0.01  # measured 0.18%
+    # cooldown and lr-ablation checkpoints carry no DCLM loss: said so, not skipped
+    assert "no selected checkpoint" in by_design["cool_end"]["error"]
