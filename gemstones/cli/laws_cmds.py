@@ -101,12 +101,20 @@ def laws_compare(
     design: Annotated[str, typer.Option("--design", help="Built-in design name or .toml path.")],
     resamples: Annotated[int, typer.Option("--resamples")] = 100,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    resamples_3: Annotated[
+        int, typer.Option("--resamples-3", help="Approach-3 bootstrap resamples (0: none).")
+    ] = 0,
     output_format: FormatOption = TableFormat.table,
 ) -> None:
     """Approaches 1, 2 and 3 side by side: compute-optimal exponents of one design's data."""
     from gemstones.law_analysis import compare_approaches
 
-    echo_frame(compare_approaches(design, n_resamples=resamples, seed=seed), output_format)
+    if not 2 <= resamples <= 10_000 or not 0 <= resamples_3 <= 10_000:
+        raise typer.BadParameter("--resamples must be 2..10000 and --resamples-3 0..10000")
+    frame = compare_approaches(
+        design, n_resamples=resamples, seed=seed, approach3_resamples=resamples_3
+    )
+    echo_frame(frame, output_format)
 
 
 @laws_app.command("loss-to-loss")
