@@ -342,6 +342,7 @@ def validate_design(
     benchmark: str = "hellaswag",
     loss_y: str = "val_loss_dclm",
     n_polish: int = 64,
+    interval_resamples: int = 0,
     catalog: Any | None = None,
 ) -> list[dict[str, Any]]:
     """Extrapolation validation of a law family on a design's data.
@@ -355,6 +356,10 @@ def validate_design(
       checkpoint with both); error = relative error of the held-out shapes' ``loss_y``.
     - ``sigmoid_accuracy``: the two-step task law (``benchmark``) with the held-out shapes;
       error in accuracy points.
+
+    With ``interval_resamples`` > 0, ``power_sum`` folds also report ``pi_coverage``: the share
+    of held-out points inside the 95% prediction interval (bootstrap refits by runs plus the
+    training residuals, :func:`fitting.law_families.prediction_interval`).
 
     Returns:
         One record per fold: design, law, scheme, fold, n_train, n_test, and the error metrics.
@@ -399,7 +404,11 @@ def validate_design(
             records.append(record)
             continue
         try:
-            record.update(_validate_fold(law, spec, train, test, benchmark, n_polish, catalog))
+            record.update(
+                _validate_fold(
+                    law, spec, train, test, benchmark, n_polish, catalog, interval_resamples
+                )
+            )
         except FitInputError as failure:
             record["error"] = str(failure)
         records.append(record)
@@ -433,6 +442,41 @@ def _design_pairs(
     ).with_columns(flops=6.0 * pl.col("params") * pl.col("tokens"))
 
 
+def _coverage(
+    train: pl.DataFrame,
+    test: pl.DataFrame,
+    variables: list[str],
+    spec: Design,
+    fit: Any,
+    x_test: np.ndarray,
+    resamples: int,
+    n_polish: int,
+) -> dict[str, Any]:
+    """Share of held-out points inside the 95% prediction interval of a power-sum fold."""
+    from fitting.law_families import bootstrap_family, prediction_interval
+
+    x_train = train.select(variables).to_numpy().astype(np.float64)
+    y_train = train["loss"].to_numpy()
+    groups = (
+        train["run_name"].to_numpy() if "run_name" in train.columns else np.arange(y_train.size)
+    )
+    boot = bootstrap_family(
+        "power_sum",
+        x_train,
+        y_train,
+        groups,
+        n_resamples=resamples,
+        options={"variables": variables, "delta": spec.fit.delta, "n_polish": n_polish},
+    )
+    residuals = np.log(y_train) - np.log(fit.predict(x_train))
+    low, _, high = prediction_interval(boot.samples, np.log(x_test), residuals, level=0.95)
+    y_test = test["loss"].to_numpy()
+    return {
+        "pi_coverage": float(np.mean((y_test >= low) & (y_test <= high))),
+        "pi_mean_rel_width": float(np.mean((high - low) / y_test)),
+    }
+
+
 def _validate_fold(
     law: str,
     spec: Design,
@@ -441,6 +485,7 @@ def _validate_fold(
     benchmark: str,
     n_polish: int,
     catalog: Any | None,
+    interval_resamples: int = 0,
 ) -> dict[str, Any]:
     if law == "power_sum":
         variables = list(spec.law.variable_names)
@@ -449,8 +494,14 @@ def _validate_fold(
             train["loss"].to_numpy(),
             options={"variables": variables, "delta": spec.fit.delta, "n_polish": n_polish},
         )
-        pred = fit.predict(test.select(variables).to_numpy().astype(np.float64))
-        return {**_score(pred, test["loss"].to_numpy(), False), "units": "relative loss"}
+        x_test = test.select(variables).to_numpy().astype(np.float64)
+        pred = fit.predict(x_test)
+        out = {**_score(pred, test["loss"].to_numpy(), False), "units": "relative loss"}
+        if interval_resamples > 0:
+            out.update(
+                _coverage(train, test, variables, spec, fit, x_test, interval_resamples, n_polish)
+            )
+        return out
     if law == "loss_to_loss":
         fit = REGISTRY.get("loss_to_loss").fit(
             train["loss_x"].to_numpy(), train["loss_y"].to_numpy()

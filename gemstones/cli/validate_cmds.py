@@ -36,6 +36,13 @@ def validate_command(
     loss_y: Annotated[
         str, typer.Option("--loss-y", help="Target loss of loss_to_loss.")
     ] = "val_loss_dclm",
+    intervals: Annotated[
+        int,
+        typer.Option(
+            "--intervals",
+            help="power_sum: bootstrap resamples for 95% prediction intervals (0: none).",
+        ),
+    ] = 0,
     output_format: Annotated[
         TableFormat, typer.Option("--format", help="table | csv | json")
     ] = TableFormat.table,
@@ -56,6 +63,8 @@ def validate_command(
     if scheme not in SCHEMES:
         raise GemstonesInputError(f"unknown --scheme {scheme!r}; valid: {', '.join(SCHEMES)}")
     Holdout.parse(holdout)
+    if not 0 <= intervals <= 10_000:
+        raise GemstonesInputError(f"--intervals must be 0..10000; got {intervals}")
     laws = list(law or ["power_sum"])
     if "all" in laws:
         laws = list(VALIDATED_LAWS)
@@ -81,6 +90,7 @@ def validate_command(
                     n_folds=folds,
                     benchmark=benchmark,
                     loss_y=loss_y,
+                    interval_resamples=intervals,
                 )
             )
     if output_format is TableFormat.json:
@@ -98,6 +108,7 @@ def validate_command(
             "max_rel_error",
             "mae",
             "bias",
+            "pi_coverage",
             "error",
         ]
         frame = pl.DataFrame(
@@ -107,7 +118,7 @@ def validate_command(
                     pl.Int64
                     if c.startswith("n_")
                     else pl.Float64
-                    if c in ("mean_rel_error", "max_rel_error", "mae", "bias")
+                    if c in ("mean_rel_error", "max_rel_error", "mae", "bias", "pi_coverage")
                     else pl.Utf8
                 )
                 for c in columns
