@@ -1008,13 +1008,29 @@ def profile_power_sum(
         theta = np.insert(result.x, index, value)
         return float(objective(theta, log_x, log_y, delta)), result.x
 
+    k = len(variables)
+
+    def shifted(theta: np.ndarray, value: float) -> np.ndarray:
+        # moving alpha_j with a_j fixed rescales the term by x^-(change): re-centre a_j so the
+        # term keeps its size at the mean log x_j (the change of variables approach 3 uses)
+        out = np.array(theta, dtype=np.float64)
+        if k <= index < 2 * k:
+            j = index - k
+            out[j] += (value - out[index]) * float(np.mean(log_x[:, j]))
+        out[index] = value
+        return out[free]
+
     objectives = np.empty(grid.size)
     order = np.argsort(np.abs(grid - theta_hat[index]))  # outward from the optimum
-    starts: dict[int, np.ndarray] = {}
+    solved: dict[int, np.ndarray] = {}
     for i in order:
-        near = min(starts, key=lambda j: abs(grid[j] - grid[i]), default=None)
-        start = theta_hat[free] if near is None else starts[near]
-        objectives[i], starts[i] = solve(float(grid[i]), start)
+        value = float(grid[i])
+        candidates = [shifted(theta_hat, value)]
+        near = min(solved, key=lambda j: abs(grid[j] - grid[i]), default=None)
+        if near is not None:
+            candidates.append(shifted(np.insert(solved[near], index, grid[near]), value))
+        results = [solve(value, start) for start in candidates]
+        objectives[i], solved[i] = min(results, key=lambda r: r[0])
     best = min(best, float(np.min(objectives)))
     ratio = 1.0 + float(chi2.ppf(level, 1)) / (2.0 * log_y.size)
     inside = objectives / best <= ratio

@@ -241,6 +241,8 @@ def laws_profile(
             f"{parameter} = {prof.best_value:.4f}; {prof.level:.0%} profile interval [{lo:.4f}, {hi:.4f}] "
             f"(objective within x{prof.threshold_ratio:.4f} of the best)"
         )
+        if lo <= prof.values[0] or hi >= prof.values[-1]:
+            typer.echo("  the interval reaches the scanned edge: widen --low/--high")
         for v, o in zip(prof.values, prof.objectives / prof.best_objective, strict=True):
             typer.echo(f"  {v:8.4f}  {o:.5f}{'  *' if o <= prof.threshold_ratio else ''}")
     if plot is not None:

@@ -148,3 +148,18 @@ def test_prediction_intervals_cover_the_held_out_larger_shapes(capsys):
     (record,) = json.loads(out)
     assert 0.7 <= record["pi_coverage"] <= 1.0
     assert 0.01 < record["pi_mean_rel_width"] < 0.3
+
+
+@pytest.mark.slow
+def test_profile_of_cool_end_tokens_exponent_shows_the_flat_direction(capsys, tmp_path):
+    code, out, err = _run(
+        capsys,
+        "laws", "profile", "--design", "cool_end", "--low", "0.40", "--high", "0.80",
+        "--points", "5", "--format", "json", "--plot", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["best_value"] == pytest.approx(0.586, abs=0.01)
+    low, high = record["interval"]
+    assert low < 0.586 and high >= 0.70  # the paper's 0.690 is inside the 95% interval
+    assert (tmp_path / "profile_cool_end_alpha_tokens.png").stat().st_size > 0
