@@ -33,10 +33,12 @@ from . import (  # noqa: F401
     fit_cmds,
     frontier_cmds,
     hub_cmds,
+    laws_cmds,
     registry_cmds,
     rsweep_cmds,
     snr_cmds,
     ttc_cmds,
+    validate_cmds,
 )
 from .app import app
 
