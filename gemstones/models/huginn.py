@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -1293,29 +1292,15 @@ def adaptive_forward(
 
 
 def write_safetensors(tensors: dict[str, np.ndarray], path: Path) -> None:
-    """Write float32 tensors as one safetensors file, atomically (names sorted, 8-byte aligned)."""
-    from registry.atomic import atomic_destination
+    """Write tensors as one float32 safetensors file, atomically (the ``safetensors`` library's format)."""
+    from safetensors.numpy import save
 
-    header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
-    chunks, offset = [], 0
-    for name in sorted(tensors):
-        data = np.ascontiguousarray(tensors[name], dtype="<f4").tobytes()
-        header[name] = {
-            "dtype": "F32",
-            "shape": list(tensors[name].shape),
-            "data_offsets": [offset, offset + len(data)],
-        }
-        chunks.append(data)
-        offset += len(data)
-    blob = json.dumps(header, separators=(",", ":")).encode()
-    blob += b" " * (-len(blob) % 8)
-    with atomic_destination(path) as temporary, open(temporary, "wb") as stream:
-        stream.write(len(blob).to_bytes(8, "little"))
-        stream.write(blob)
-        for chunk in chunks:
-            stream.write(chunk)
-        stream.flush()
-        os.fsync(stream.fileno())
+    from registry.atomic import write_bytes_atomic
+
+    arrays = {
+        name: np.ascontiguousarray(value, dtype=np.float32) for name, value in tensors.items()
+    }
+    write_bytes_atomic(save(arrays, metadata={"format": "pt"}), path)
 
 
 def save_huginn(path: str | Path, config: HuginnConfig, params: dict[str, Any]) -> Path:

@@ -157,7 +157,7 @@ def test_local_sweep_writes_lm_eval_files_that_ttc_reads_and_resumes(tmp_path, c
     ("extra", "message"),
     [
         (["--r", "1,2,65"], "r=65 is out of range; valid: whole numbers 1..64"),
-        (["--r", "0,1"], "0 must be >= 1"),
+        (["--r", "0,1"], "r must be >= 1"),
         (["--r", "1", "--exit", "bogus:1"], "unknown exit criterion 'bogus'; valid: kl,"),
         (["--r", "1", "--exit", "kl:abc"], "threshold 'abc' is not a number"),
         (["--r", "1", "--exit-cap", "100", "--exit", "kl"], "r=100 is out of range"),

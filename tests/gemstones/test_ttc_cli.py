@@ -265,7 +265,7 @@ def _bad_file(tmp_path, change):
         (lambda t: ["ttc", "fit", str(DATA / "two_point_r1_r32.csv"), "--x", "flops"], "FLOPs"),
         (lambda t: ["recurrent", "run", "--r", "1,2,...,1000000000"], "<= 4,096"),
         (lambda t: ["recurrent", "run", "--r", ",".join(map(str, range(1, 300)))], "at most 256"),
-        (lambda t: ["recurrent", "run", "--seed", "-1"], "--seed -1"),
+        (lambda t: ["recurrent", "run", "--seed", "-1"], "seed=-1"),
         (lambda t: ["recurrent", "run", "--out", str(HUGINN)], "is a file"),
     ],
 )
