@@ -18,6 +18,7 @@ caps every wait at the larger of the two settings. Retries with back-off on 429 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
@@ -218,6 +219,38 @@ def _bound_request(request: Any) -> None:
         timeout[key] = limits.download if value is None else min(float(value), limits.longest)
 
 
+_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+
+
+def redact_credentials(text: str) -> str:
+    """``text`` with the user name and password of every URL in it replaced by ``***``.
+
+    Example:
+        >>> redact_credentials("GET https://u:secret@hub.example/api failed")
+        'GET https://***@hub.example/api failed'
+    """
+    return _USERINFO_RE.sub(r"\g<scheme>***@", text)
+
+
+class _RedactCredentials(logging.Filter):
+    """Rewrite ``huggingface_hub``'s retry warnings so that no URL in them shows its credentials."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact_credentials(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+def _redact_hub_logs() -> None:
+    hub_logger = logging.getLogger(
+        "huggingface_hub.utils._http"
+    )  # where the retry warnings come from
+    if not any(isinstance(f, _RedactCredentials) for f in hub_logger.filters):
+        hub_logger.addFilter(_RedactCredentials())
+
+
 def install_request_bounds() -> None:
     """Make ``huggingface_hub``'s shared HTTP client bound every request (idempotent, thread-safe).
 
@@ -227,6 +260,7 @@ def install_request_bounds() -> None:
     """
     from huggingface_hub.utils import _http
 
+    _redact_hub_logs()
     with _BOUNDS_LOCK:
         current = getattr(_http, "_GLOBAL_CLIENT_FACTORY", _http.default_client_factory)
         if getattr(current, "_gemstones_bounded", False):

@@ -670,3 +670,24 @@ def test_a_hub_that_stops_answering_after_the_probe_fails_the_refresh_fast(
     assert path.read_bytes() == before
     assert rule.hits <= 1 + 4 * 6  # one round of --workers 4, each with huggingface_hub's retries
     assert time.monotonic() - started < 20
+
+
+def test_retry_warnings_never_show_credentials_in_hf_endpoint(
+    fake_hub, pinned_cache, backoff_sleeps, monkeypatch, capsys, caplog
+):
+    """huggingface_hub logs the request URL when it retries; the user name and password are cut."""
+    secret = "s3cretPASSWORD"
+    monkeypatch.setenv(
+        "HF_ENDPOINT", fake_hub.endpoint.replace("http://", f"http://alice:{secret}@")
+    )
+    rule = fake_hub.state.fault(f"/{REPO_768}/refs", 502, times=2)
+    with caplog.at_level("WARNING"):
+        code, out, err = run(["registry", "refresh"], capsys)
+    assert code == 0, err
+    assert rule.hits == 2
+    retries = [
+        r.getMessage() for r in caplog.records if "thrown while requesting" in r.getMessage()
+    ]
+    assert retries and all("***@" in message for message in retries)
+    for text in (out, err, caplog.text):
+        assert secret not in text and "alice" not in text
