@@ -5,57 +5,19 @@ Also: output paths that cannot be written are refused before any long work start
 
 from __future__ import annotations
 
-import errno
 import hashlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import registry.atomic as atomic
 from gemstones.cli import main
 from registry.embedded import embedded_path
+from tests.full_disk import fill_the_disk
 
 SNR_CSV = embedded_path(
     "upstream", "slimadam", "snr_data", "gpt2-small_fineweb-edu_adam_lr3e-4_T5000.csv"
 )
-
-
-class FullDisk:
-    """A file object that accepts ``room`` bytes, then fails like a full disk."""
-
-    def __init__(self, real: Any, room: int) -> None:
-        self.real = real
-        self.room = room
-
-    def write(self, data: Any) -> int:
-        size = len(data.encode() if isinstance(data, str) else bytes(data))
-        if size > self.room:
-            self.real.write(data[: self.room])
-            self.real.flush()
-            raise OSError(errno.ENOSPC, "No space left on device")
-        self.room -= size
-        return self.real.write(data)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
-
-    def __enter__(self) -> FullDisk:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.real.close()
-
-
-def fill_the_disk(monkeypatch: pytest.MonkeyPatch, room: int = 4096) -> None:
-    """Every file ``registry.atomic`` opens accepts ``room`` bytes, then raises ENOSPC."""
-    real_open = open
-    monkeypatch.setattr(
-        atomic,
-        "open",
-        lambda path, mode="r", **kw: FullDisk(real_open(path, mode, **kw), room),
-        raising=False,
-    )
 
 
 def snapshot(folder: Path) -> dict[str, str]:

@@ -34,43 +34,9 @@ from registry.atomic import (
     write_parquet_atomic,
     write_text_atomic,
 )
+from tests.full_disk import fill_the_disk
 
 OLD = b'{"previous": "content the user had", "n": 4096}\n'
-
-
-class FullDisk:
-    """A file object that accepts ``room`` bytes, then fails like a full disk (the rest delegates)."""
-
-    def __init__(self, real: Any, room: int) -> None:
-        self.real = real
-        self.room = room
-
-    def write(self, data: Any) -> int:
-        size = len(data.encode() if isinstance(data, str) else bytes(data))
-        if size > self.room:
-            self.real.write(data[: self.room])
-            self.real.flush()
-            raise OSError(errno.ENOSPC, "No space left on device")
-        self.room -= size
-        return self.real.write(data)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
-
-    def __enter__(self) -> FullDisk:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.real.close()
-
-
-def _fill_disk_after(monkeypatch: pytest.MonkeyPatch, room: int) -> None:
-    real_open = open
-
-    def full_open(path: Any, mode: str = "r", **kwargs: Any) -> FullDisk:
-        return FullDisk(real_open(path, mode, **kwargs), room)
-
-    monkeypatch.setattr(atomic, "open", full_open, raising=False)
 
 
 def _figure() -> Any:
@@ -105,7 +71,7 @@ def test_a_full_disk_midway_leaves_the_old_file_and_no_temporary(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = _target(tmp_path, kind)
-    _fill_disk_after(monkeypatch, room=4096)
+    fill_the_disk(monkeypatch, room=4096)
     with pytest.raises(AtomicWriteError) as failure:
         WRITERS[kind](target)
     # polars re-raises the stream's error as a plain OSError with the text, without errno
