@@ -10,7 +10,7 @@ Example:
     >>> from pathlib import Path
     >>> import tempfile
     >>> bad = Path(tempfile.mkdtemp()) / "empty.csv"
-    >>> _ = bad.write_text("")
+    >>> bad.touch()  # an empty file
     >>> read_table(bad)
     Traceback (most recent call last):
     ...
