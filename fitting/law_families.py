@@ -25,14 +25,15 @@ Example:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.optimize import least_squares, minimize
 
 from fitting.errors import FitInputError
+from fitting.named_registry import Registry
 
 DEFAULT_DELTA = 1e-4
 
@@ -282,53 +283,7 @@ class LawFamily(ABC):
         )
 
 
-T = TypeVar("T")
-
-
-class Registry(Generic[T]):
-    """Named members of one extensible kind; unknown names fail listing what is available.
-
-    Example:
-        >>> r = Registry[int]("number"); r.register("one", 1); r.get("one")
-        1
-    """
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self._members: dict[str, T] = {}
-
-    def register(self, name: str, member: T) -> T:
-        """Add ``member`` under ``name`` (a name is registered once)."""
-        if name in self._members:
-            raise ValueError(f"{self.kind} {name!r} is already registered")
-        self._members[name] = member
-        return member
-
-    def get(self, name: str) -> T:
-        """The member called ``name``.
-
-        Raises:
-            FitInputError: ``unknown <kind> 'x'; available: ...``.
-        """
-        try:
-            return self._members[name]
-        except KeyError:
-            raise FitInputError(
-                f"unknown {self.kind} {name!r}; available: {', '.join(self._members)}"
-            ) from None
-
-    def names(self) -> tuple[str, ...]:
-        """Registered names, in registration order."""
-        return tuple(self._members)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._members
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._members)
-
-
-REGISTRY: Registry[LawFamily] = Registry("law family")
+REGISTRY: Registry[LawFamily] = Registry("law family", FitInputError)
 
 
 def register_family(family: LawFamily) -> LawFamily:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
+from fitting.named_registry import Registry
 from gemstones.errors import GemstonesInputError
 
 U = TypeVar("U")
@@ -138,17 +139,17 @@ class Executor(ABC):
         self.close()
 
 
-_EXECUTORS: dict[str, Callable[..., Executor]] = {}
+EXECUTORS: Registry[Callable[..., Executor]] = Registry("executor", GemstonesInputError)
 
 
 def register_executor(name: str, factory: Callable[..., Executor]) -> None:
     """Register an executor factory under ``name`` (called as ``factory(**options)``)."""
-    _EXECUTORS[name] = factory
+    EXECUTORS.register(name, factory, replace=True)
 
 
 def available_executors() -> list[str]:
     """Names of the registered executors."""
-    return sorted(_EXECUTORS)
+    return sorted(EXECUTORS.names())
 
 
 def get_executor(name: str, **options: Any) -> Executor:
@@ -161,12 +162,7 @@ def get_executor(name: str, **options: Any) -> Executor:
     Raises:
         GemstonesInputError: an unknown name (naming the available ones).
     """
-    factory = _EXECUTORS.get(name)
-    if factory is None:
-        raise GemstonesInputError(
-            f"unknown executor {name!r}; available: {', '.join(available_executors())}"
-        )
-    return factory(**options)
+    return EXECUTORS.get(name)(**options)
 
 
 class UnitStore(Protocol):

@@ -10,6 +10,7 @@ Example:
     >>> tok = load_tokenizer("tests/gemstones/data_models/gemma_gqa_untied", vocab_size=model.vocab_size)
 """
 
+from fitting.named_registry import Registry
 from gemstones.models.errors import ModelLoadError
 from gemstones.models.gemma import GemmaConfig
 from gemstones.models.loading import (
@@ -21,7 +22,6 @@ from gemstones.models.loading import (
     load_tokenizer,
     read_config,
 )
-from gemstones.models.registry import Registry
 from gemstones.models.weights import WeightReader
 
 __all__ = [

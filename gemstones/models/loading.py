@@ -26,10 +26,10 @@ import jax.numpy as jnp
 import numpy as np
 import tokenizers
 
+from fitting.named_registry import Registry
 from gemstones.errors import GemstonesInputError
 from gemstones.models import gemma, huginn
 from gemstones.models.errors import ModelLoadError
-from gemstones.models.registry import Registry
 from gemstones.models.weights import WeightReader
 
 DTYPES: dict[str, Any] = {

@@ -1,4 +1,8 @@
-"""A small named registry: register members by name, list them, fail with what is available."""
+"""One named registry for every extensible family: law families, architectures, metrics, executors.
+
+It lives in ``fitting`` (plain Python, no numerics) because both ``fitting`` and ``gemstones`` need
+it and imports only go ``gemstones -> fitting``.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ class Registry(Generic[T]):
     """Members of one extensible family, keyed by name.
 
     Args:
-        kind: what a member is, used in error messages ("architecture", "metric").
-        error: the exception raised for an unknown name (a ``ValueError`` subclass).
+        kind: what a member is, used in error messages ("law family", "architecture").
+        error: the exception raised for an unknown name (a ``ValueError`` subclass, so a CLI maps
+            it to exit 2).
 
     Example:
         >>> families = Registry[int]("architecture")
@@ -24,34 +29,38 @@ class Registry(Generic[T]):
     """
 
     def __init__(self, kind: str, error: Callable[[str], Exception] = ValueError) -> None:
-        self._kind = kind
+        self.kind = kind
         self._error = error
         self._members: dict[str, T] = {}
 
     def register(self, name: str, member: T, *, replace: bool = False) -> T:
         """Add ``member`` under ``name``; registering a taken name needs ``replace=True``."""
         if name in self._members and not replace:
-            raise ValueError(f"{self._kind} {name!r} is already registered")
+            raise ValueError(f"{self.kind} {name!r} is already registered")
         self._members[name] = member
         return member
 
     def get(self, name: str) -> T:
-        """The member called ``name``; an unknown name raises the registry's error."""
+        """The member called ``name``.
+
+        Raises:
+            the registry's error: ``unknown <kind> 'x'; available: ...`` (in registration order).
+        """
         try:
             return self._members[name]
         except KeyError:
-            available = ", ".join(sorted(self._members)) or "none"
-            raise self._error(f"unknown {self._kind} {name!r}; available: {available}") from None
+            available = ", ".join(self._members) or "none"
+            raise self._error(f"unknown {self.kind} {name!r}; available: {available}") from None
 
     def names(self) -> tuple[str, ...]:
-        """The registered names, sorted."""
-        return tuple(sorted(self._members))
+        """The registered names, in registration order."""
+        return tuple(self._members)
 
     def __contains__(self, name: object) -> bool:
         return name in self._members
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.names())
+        return iter(self._members)
 
     def __len__(self) -> int:
         return len(self._members)
