@@ -471,7 +471,7 @@ def curve_frame(model: TrainedLM, points: Sequence[CurvePoint]) -> pl.DataFrame:
 TOKENIZER_FILE = "tokenizer.json"
 
 
-def _byte_symbols() -> list[str]:
+def byte_symbols() -> list[str]:
     """The printable stand-in of each byte used by byte-level BPE tokenizers (GPT-2's table:
     printable Latin-1 bytes stand for themselves, the others map to 256 + i)."""
     keep = [*range(33, 127), *range(161, 173), *range(174, 256)]
@@ -495,7 +495,7 @@ def byte_tokenizer() -> Any:
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
-    vocab = {symbol: b for b, symbol in enumerate(_byte_symbols())}
+    vocab = {symbol: b for b, symbol in enumerate(byte_symbols())}
     tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     tokenizer.decoder = decoders.ByteLevel()

@@ -26,31 +26,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from gemstones.runs.recurrent_lm import byte_symbols  # GPT-2's byte -> symbol table
 from tests.registry.hub_server import FakeRepo, HubState
 
 SPECIAL_TOKENS = ("<pad>", "<eos>", "<bos>")
 VOCAB_SIZE = 264  # 256 bytes + 3 specials, padded to a multiple of 8 as model vocabularies are
-
-
-def byte_symbols() -> list[str]:
-    """The printable character GPT-2's byte-level BPE uses for each byte value 0..255.
-
-    Printable Latin-1 bytes stand for themselves; the others are mapped, in order, to 256, 257, ...
-    (the ``bytes_to_unicode`` table of GPT-2, which ``tokenizers``' ``ByteLevel`` uses).
-    """
-    printable = [
-        *range(ord("!"), ord("~") + 1),
-        *range(ord("¡"), ord("¬") + 1),
-        *range(ord("®"), ord("ÿ") + 1),
-    ]
-    symbols, extra = {}, 0
-    for byte in range(256):
-        if byte in printable:
-            symbols[byte] = chr(byte)
-        else:
-            symbols[byte] = chr(256 + extra)
-            extra += 1
-    return [symbols[b] for b in range(256)]
 
 
 def byte_level_tokenizer() -> Any:
