@@ -49,8 +49,8 @@ def main() -> None:
 
     from fitting.bootstrap import bootstrap_approach3, params_tokens_intervals, resample_counts
     from fitting.starts import PAPER_GRID
-    from gemstones.designs import fit_design, load_design
-    from gemstones.prescribe import fit_arrays
+    from gemstones.scaling.designs import fit_design, load_design
+    from gemstones.scaling.prescribe import fit_arrays
 
     started = time.perf_counter()
     fitted = fit_design(load_design("hot"))

@@ -36,7 +36,7 @@ from scipy_reference import analytic_solve, best_of, pinned_pool, reference_solv
 from fitting.approach3 import fit_approach3
 from fitting.laws import validate_inputs
 from fitting.starts import PAPER_GRID, screen_grid
-from gemstones.designs import design_table, fit_design, list_designs, load_design
+from gemstones.scaling.designs import design_table, fit_design, list_designs, load_design
 from registry.catalog import load_catalog
 
 LAWS = ("params-tokens", "width-depth-tokens", "width-depth-params-tokens")

@@ -61,7 +61,7 @@ def main() -> None:
         paper_shape_grid,
         paper_token_grid,
     )
-    from gemstones.prescribe import default_edges, time_model_from_catalog
+    from gemstones.scaling.prescribe import default_edges, time_model_from_catalog
     from registry.architecture import flops_per_token, parameter_count
 
     started = time.perf_counter()

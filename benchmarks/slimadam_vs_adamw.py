@@ -17,8 +17,8 @@ import argparse
 import time
 
 from fitting.snr import compression_summary, derive_rules
-from gemstones.runs.snr_sweep import RunSpec, train
-from gemstones.slimadam import named_parameters, rules_by_name, second_moment_size, state_size
+from gemstones.snr.slimadam import named_parameters, rules_by_name, second_moment_size, state_size
+from gemstones.snr.sweep import RunSpec, train
 
 
 def main() -> None:

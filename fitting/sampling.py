@@ -1004,7 +1004,7 @@ def fit_sampling_tables(
         FitInputError: a group's fit fails (the message names the group).
 
     Example:
-        >>> from gemstones.sampling_ingest import read_sampling_tables  # doctest: +SKIP
+        >>> from gemstones.ttc.sampling import read_sampling_tables  # doctest: +SKIP
         >>> curves = fit_sampling_tables(*read_sampling_tables(["problems.csv"]))  # doctest: +SKIP
     """
     curves: list[SamplingCurve] = []

@@ -1135,7 +1135,7 @@ def fit_table(
     progress: Callable[[int, int], None] | None = None,
     assumed_n: float | None = None,
 ) -> list[TaskCurve]:
-    """Fit a curve to every group of a tidy table (see ``gemstones.ttc_ingest.TIDY_SCHEMA``).
+    """Fit a curve to every group of a tidy table (see ``gemstones.ttc.ingest.TIDY_SCHEMA``).
 
     Args:
         frame: a polars DataFrame with the tidy columns (``flops_per_token`` needed for x="flops";
@@ -1156,7 +1156,7 @@ def fit_table(
             such tasks are named at once), or a group has too few distinct r for any form.
 
     Example:
-        >>> from gemstones.ttc_ingest import read_results  # doctest: +SKIP
+        >>> from gemstones.ttc.ingest import read_results  # doctest: +SKIP
         >>> curves = fit_table(read_results("huginn-0125_table1.csv"), bootstrap=50)  # doctest: +SKIP
     """
     import polars as pl

@@ -28,8 +28,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "registry.architecture": ("parameter_count", "non_embedding_parameter_count", "flops_per_token"),
     "gemstones.downloads": ("download_subset",),
     # designs, fits, result files
-    "gemstones.designs": ("Design", "DesignFit", "load_design", "list_designs", "select_rows", "design_table", "fit_design"),
-    "gemstones.results": ("write_result", "read_result"),
+    "gemstones.scaling.designs": ("Design", "DesignFit", "load_design", "list_designs", "select_rows", "design_table", "fit_design"),
+    "gemstones.scaling.results": ("write_result", "read_result"),
     "fitting.approach3": ("Approach3Fit", "StartsSolution", "fit_approach3", "solve_from_starts"),
     "fitting.approach1": ("Approach1Fit", "fit_approach1"),
     "fitting.starts": ("StartGrid", "PAPER_GRID"),
@@ -38,15 +38,15 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "fitting.bootstrap": ("bootstrap_approach3",),
     "fitting.frontier": ("compute_frontier", "optima_at_budgets", "paper_shape_grid"),
     "fitting.prescriptions": ("closed_form_allocation", "approach1_prescription"),
-    "gemstones.prescribe": (
+    "gemstones.scaling.prescribe": (
         "prescription_table", "print_prescriptions", "design_frontier", "bootstrap_design",
         "TimeModel", "fit_time_model", "time_model_from_catalog",
     ),
-    "gemstones.plots": ("write_design_plots",),
+    "gemstones.scaling.plots": ("write_design_plots",),
     # SlimAdam
     "fitting.snr": ("snr", "derive_rules", "compression_summary", "convert_rules"),
-    "gemstones.slimadam": ("slimadam", "scale_by_slim_adam", "ScaleBySlimAdamState", "state_size", "StateSize"),
-    "gemstones.runs.snr_sweep": ("RunSpec", "run_sweep", "sweep_specs"),
+    "gemstones.snr.slimadam": ("slimadam", "scale_by_slim_adam", "ScaleBySlimAdamState", "state_size", "StateSize"),
+    "gemstones.snr.sweep": ("RunSpec", "run_sweep", "sweep_specs"),
     # evaluating checkpoints, and running work units locally or on Ray
     "gemstones.evaluate.results": ("MetricSet", "ResultStore", "with_results"),
     "gemstones.evaluate.sweep": ("EvalSettings", "plan_units", "evaluate_folder"),
@@ -54,8 +54,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     # test-time compute
     "fitting.ttc": ("fit_ttc", "fit_curve", "fit_table", "TTCResult", "CurveFit", "chance_level"),
     "fitting.recurrent_compute": ("RecurrentDepthArchitecture", "HUGINN_0125", "materialised_parameters", "forward_flops_per_token"),
-    "gemstones.ttc_ingest": ("read_results",),
-    "gemstones.ttc_plots": ("plot_curves",),
+    "gemstones.ttc.ingest": ("read_results",),
+    "gemstones.ttc.plots": ("plot_curves",),
     "gemstones.runs.recurrent": ("RecurrentRunConfig", "accuracy_by_r", "adaptive_exit"),
 }  # fmt: skip
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -158,7 +158,7 @@ def resolve_target(model: str | None, design: str | None, filters: dict[str, str
     if model is not None:
         return _model_target(model)
     if design is not None:
-        from gemstones.designs import load_design, select_rows
+        from gemstones.scaling.designs import load_design, select_rows
 
         loaded = load_design(design)
         # the design may fit a metric not evaluated yet: select by its other keys

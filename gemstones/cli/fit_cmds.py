@@ -50,7 +50,8 @@ def resolve_design(request: FitRequest) -> tuple[Any, Any]:
     Raises:
         GemstonesInputError: contradictory or missing options, unknown law, missing columns.
     """
-    from gemstones.designs import (
+    from gemstones.readers import numeric_columns
+    from gemstones.scaling.designs import (
         Design,
         LawSpec,
         Selection,
@@ -58,7 +59,6 @@ def resolve_design(request: FitRequest) -> tuple[Any, Any]:
         load_design,
         read_table_file,
     )
-    from gemstones.readers import numeric_columns
 
     if request.law is not None and request.law not in LAW_CHOICES:
         raise _input_error(f"unknown --law {request.law!r}; valid: {', '.join(LAW_CHOICES)}")
@@ -134,8 +134,8 @@ def parse_x_columns(x: str, y: str) -> list[str]:
 
 
 def run_fit(request: FitRequest, catalog: Any | None = None) -> Any:
-    """Resolve, select and fit; return the ``gemstones.designs.DesignFit``."""
-    from gemstones.designs import design_table, fit_design
+    """Resolve, select and fit; return the ``gemstones.scaling.designs.DesignFit``."""
+    from gemstones.scaling.designs import design_table, fit_design
 
     design, table = resolve_design(request)
     if table is None:
@@ -255,7 +255,7 @@ def fit_command(
         design_fit = run_fit(request)
     written = None
     if out is not None:
-        from gemstones.results import write_result
+        from gemstones.scaling.results import write_result
 
         written = write_result(design_fit, out)
     if output_format == "json":
@@ -263,7 +263,7 @@ def fit_command(
         if written is not None:
             record["result_file"] = str(written)
         if budget_values is not None:
-            from gemstones.prescribe import prescription_table
+            from gemstones.scaling.prescribe import prescription_table
 
             record["prescriptions"] = prescription_table(design_fit, budget_values).to_dicts()
         typer.echo(dumps_json(record))
@@ -272,12 +272,12 @@ def fit_command(
         if written is not None:
             typer.echo(f"wrote {written}")
         if budget_values is not None:
-            from gemstones.prescribe import print_prescriptions
+            from gemstones.scaling.prescribe import print_prescriptions
 
             typer.echo("")
             print_prescriptions(design_fit, budget_values)
     if plot is not None:
-        from gemstones.plots import write_design_plots
+        from gemstones.scaling.plots import write_design_plots
 
         for path in write_design_plots(design_fit, plot):
             typer.echo(f"wrote {path}", err=output_format == "json")
@@ -286,7 +286,7 @@ def fit_command(
 @designs_app.command("list")
 def designs_list() -> None:
     """List the built-in designs."""
-    from gemstones.designs import list_designs, load_design
+    from gemstones.scaling.designs import list_designs, load_design
 
     for name in list_designs():
         design = load_design(name)
@@ -296,7 +296,7 @@ def designs_list() -> None:
 @designs_app.command("show")
 def designs_show(name: str = typer.Argument(..., help="Design name or .toml path.")) -> None:
     """Show a design's resolved settings (as TOML-like text) and its file."""
-    from gemstones.designs import load_design
+    from gemstones.scaling.designs import load_design
 
     design = load_design(name)
     record = design.to_dict()

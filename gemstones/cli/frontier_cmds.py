@@ -26,7 +26,7 @@ def parse_budgets(text: str) -> list[float]:
             more than ``MAX_BUDGETS`` entries.
     """
     from gemstones.errors import GemstonesInputError
-    from gemstones.prescribe import MAX_BUDGETS
+    from gemstones.scaling.prescribe import MAX_BUDGETS
 
     budgets = []
     parts = [part.strip() for part in text.split(",")]
@@ -84,10 +84,10 @@ def frontier_command(
     ] = None,
 ) -> None:
     """Print the compute-optimal frontier of a design's fitted law (per bucket or per budget)."""
-    from gemstones import prescribe
     from gemstones.cli.fit_cmds import FitRequest, run_fit
     from gemstones.cli.output import TableFormat, echo_frame
     from gemstones.errors import GemstonesInputError
+    from gemstones.scaling import prescribe
 
     if output_format not in FORMATS:
         raise GemstonesInputError(
@@ -133,7 +133,7 @@ def frontier_command(
         else:
             echo_frame(table, fmt)
     if plot is not None:
-        from gemstones.plots import write_design_plots
+        from gemstones.scaling.plots import write_design_plots
 
         paths = write_design_plots(
             fitted,
@@ -150,7 +150,7 @@ def _bootstrap_with_progress(fitted, resamples: int, seed: int):
     """Bootstrap refits with a progress bar on stderr."""
     from rich.progress import Progress
 
-    from gemstones import prescribe
+    from gemstones.scaling import prescribe
 
     with Progress(transient=True) as progress:
         task = progress.add_task("bootstrap refits", total=resamples)

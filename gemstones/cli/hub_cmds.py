@@ -83,11 +83,14 @@ def _select_rows(design: str | None, filters: dict[str, str | None]):
 
 
 def _design_rows(name: str, catalog: Any):
-    """Rows a design selects: ``gemstones.designs`` when available, else the paper set of that name."""
+    """Rows a design selects: ``gemstones.scaling.designs`` when available, else the paper set of that name."""
     import polars as pl
 
     try:
-        from gemstones.designs import load_design, select_rows  # written by the designs issue
+        from gemstones.scaling.designs import (  # written by the designs issue
+            load_design,
+            select_rows,
+        )
     except ImportError:
         load_design = select_rows = None
     if load_design is not None and select_rows is not None:

@@ -69,7 +69,7 @@ def laws_isoflop(
     plot: PlotOption = None,
 ) -> None:
     """Approach 2 (IsoFLOP parabolas along the training trajectories) with a bootstrap CI."""
-    from gemstones.law_analysis import isoflop_design
+    from gemstones.scaling.law_analysis import isoflop_design
 
     if not 2 <= budgets <= 1000:
         raise typer.BadParameter(f"--budgets must be 2..1000; got {budgets}")
@@ -90,7 +90,7 @@ def laws_isoflop(
             f"tokens exponent  {boot.fit.tokens_exponent:.4f}  [{tlo:.4f}, {thi:.4f}]"
         )
     if plot is not None:
-        from gemstones.law_plots import plot_isoflop
+        from gemstones.scaling.law_plots import plot_isoflop
 
         plot_isoflop(boot, plot, stem=f"isoflop_{Path(design).stem}")
         typer.echo(f"wrote {plot}/isoflop_{Path(design).stem}.png", err=True)
@@ -107,7 +107,7 @@ def laws_compare(
     output_format: FormatOption = TableFormat.table,
 ) -> None:
     """Approaches 1, 2 and 3 side by side: compute-optimal exponents of one design's data."""
-    from gemstones.law_analysis import compare_approaches
+    from gemstones.scaling.law_analysis import compare_approaches
 
     if not 2 <= resamples <= 10_000 or not 0 <= resamples_3 <= 10_000:
         raise typer.BadParameter("--resamples must be 2..10000 and --resamples-3 0..10000")
@@ -127,7 +127,7 @@ def laws_loss_to_loss(
     """Fit L_y = E_y + K (L_x - E_x)^kappa between two validation losses (main checkpoints)."""
     import numpy as np
 
-    from gemstones.law_analysis import fit_loss_to_loss, loss_pairs
+    from gemstones.scaling.law_analysis import fit_loss_to_loss, loss_pairs
 
     _check_plot(plot)
     fit = fit_loss_to_loss(x, y)
@@ -139,7 +139,7 @@ def laws_loss_to_loss(
         typer.echo(f"{y} = E_y + K ({x} - E_x)^kappa over {fit.n_points} checkpoints\n{params}")
         typer.echo(f"flags: {', '.join(fit.flags) or 'none'}")
     if plot is not None:
-        from gemstones.law_plots import plot_xy_fit
+        from gemstones.scaling.law_plots import plot_xy_fit
 
         pairs = loss_pairs(x, y)
         lx = pairs["loss_x"].to_numpy()
@@ -167,7 +167,7 @@ def laws_downstream(
     plot: PlotOption = None,
 ) -> None:
     """Two-step task law: (N, D) -> loss -> accuracy, predicting the largest shapes from the rest."""
-    from gemstones.law_analysis import two_step
+    from gemstones.scaling.law_analysis import two_step
 
     _check_plot(plot)
     result = two_step(benchmark, loss=loss, heldout=heldout)
@@ -183,7 +183,7 @@ def laws_downstream(
             f"step 1 loss error {100 * result.loss_relative_error:.2f}%"
         )
     if plot is not None:
-        from gemstones.law_plots import plot_predicted_vs_observed
+        from gemstones.scaling.law_plots import plot_predicted_vs_observed
 
         plot_predicted_vs_observed(
             result.table["accuracy_pred"].to_numpy(),
@@ -210,7 +210,7 @@ def laws_profile(
     import numpy as np
 
     from fitting.law_families import REGISTRY, profile_power_sum
-    from gemstones.designs import design_table, load_design
+    from gemstones.scaling.designs import design_table, load_design
 
     if not 2 <= points <= 400 or not low < high:
         raise typer.BadParameter(
@@ -246,7 +246,7 @@ def laws_profile(
         for v, o in zip(prof.values, prof.objectives / prof.best_objective, strict=True):
             typer.echo(f"  {v:8.4f}  {o:.5f}{'  *' if o <= prof.threshold_ratio else ''}")
     if plot is not None:
-        from gemstones.law_plots import plot_profile
+        from gemstones.scaling.law_plots import plot_profile
 
         plot_profile(prof, plot, stem=f"profile_{spec.name}_{parameter}")
         typer.echo(f"wrote {plot}/profile_{spec.name}_{parameter}.png", err=True)
@@ -276,7 +276,7 @@ def laws_fit(
     import numpy as np
 
     from fitting.law_families import REGISTRY
-    from gemstones.law_analysis import fit_family_on_design
+    from gemstones.scaling.law_analysis import fit_family_on_design
 
     REGISTRY.get(law)
     if not 2 <= resamples <= 10_000:
@@ -306,7 +306,7 @@ def laws_fit(
             _records(rows, output_format)
             typer.echo(f"flags: {', '.join(record['flags']) or 'none'}")
     if plot is not None:
-        from gemstones import law_plots
+        from gemstones.scaling import law_plots
 
         stem = f"laws_{law}_{Path(design).stem}"
         if law == "isoflop":

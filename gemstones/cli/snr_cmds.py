@@ -23,8 +23,8 @@ _UPSTREAM_COLUMNS = {"step", "key", "shape", "compress_dims", "snr"}
 
 
 def _layer_map(path: Path | None) -> dict[str, list[str]]:
-    from gemstones.runs.snr_sweep import default_layer_map
-    from gemstones.snr_io import read_layer_map
+    from gemstones.snr.io import read_layer_map
+    from gemstones.snr.sweep import default_layer_map
 
     return default_layer_map() if path is None else read_layer_map(path)
 
@@ -84,7 +84,7 @@ def rules_command(
         rule_differences,
         tensor_shapes,
     )
-    from gemstones.snr_io import read_rules_json, read_snr_csv, rules_to_json, write_rules_json
+    from gemstones.snr.io import read_rules_json, read_snr_csv, rules_to_json, write_rules_json
     from registry.atomic import check_output_file
 
     _check_cutoff(cutoff)
@@ -137,8 +137,8 @@ def load_any_snr_table(path: Path, layer_map: dict[str, list[str]]) -> tuple[pl.
     """Read an upstream SNR CSV or one of our sweep tables; returns (sweep-shaped frame, is_upstream)."""
 
     from gemstones.readers import read_table
-    from gemstones.runs.snr_sweep import read_sweep_table
-    from gemstones.snr_io import read_snr_csv
+    from gemstones.snr.io import read_snr_csv
+    from gemstones.snr.sweep import read_sweep_table
 
     if path.suffix == ".csv":
         header = set(read_table(path, "SNR table", suffixes=(".csv",)).columns)
@@ -292,7 +292,7 @@ def sweep_command(
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from gemstones.runs.snr_sweep import (
+    from gemstones.snr.sweep import (
         LIMITS,
         RunSpec,
         run_sweep,

@@ -126,9 +126,9 @@ def fit_command(
     coverage; CSV or JSON Lines); print summaries."""
     from fitting.sampling import fit_sampling_tables, sampling_record
     from fitting.ttc import curve_record, fit_table
-    from gemstones.sampling_ingest import is_sampling_table, read_sampling_tables
-    from gemstones.ttc_ingest import read_results
-    from gemstones.ttc_plots import plot_curves
+    from gemstones.ttc.ingest import read_results
+    from gemstones.ttc.plots import plot_curves
+    from gemstones.ttc.sampling import is_sampling_table, read_sampling_tables
 
     if x not in ("r", "flops", "samples"):
         raise GemstonesInputError(f"--x {x!r}: valid: r, flops, samples")

@@ -54,9 +54,9 @@ def validate_command(
     import polars as pl
 
     from fitting.law_families import REGISTRY
-    from gemstones.designs import list_designs, load_design
     from gemstones.errors import GemstonesInputError
-    from gemstones.law_analysis import SCHEMES, VALIDATED_LAWS, Holdout, validate_design
+    from gemstones.scaling.designs import list_designs, load_design
+    from gemstones.scaling.law_analysis import SCHEMES, VALIDATED_LAWS, Holdout, validate_design
 
     if (design is None) == (not all_designs):
         raise GemstonesInputError("give exactly one of --design NAME or --all-designs")
@@ -126,7 +126,7 @@ def validate_command(
         )
         echo_frame(frame, output_format)
     if plot is not None:
-        from gemstones.law_plots import plot_validation_errors
+        from gemstones.scaling.law_plots import plot_validation_errors
 
         stem = f"validate_{'all' if all_designs else Path(str(design)).stem}_{scheme}"
         plot_validation_errors(records, plot, stem=stem)

@@ -28,8 +28,8 @@ from typing import Any
 
 import polars as pl
 
-from gemstones.designs import EVAL_PREFIX
 from gemstones.errors import GemstonesInputError
+from gemstones.scaling.designs import EVAL_PREFIX
 from registry.atomic import write_json_atomic
 from registry.user_cache import user_cache_dir
 

@@ -385,7 +385,7 @@ def lm_eval_document(
     record: dict[str, Any], *, model_name: str, tasks: str | None, corpus: str | None
 ) -> dict[str, Any]:
     """An lm-eval-harness results document for one fixed-r unit record (what
-    :func:`gemstones.ttc_ingest.read_lm_eval_rows` reads; ``model_args`` carries
+    :func:`gemstones.ttc.ingest.read_lm_eval_rows` reads; ``model_args`` carries
     ``mean_recurrence=r``)."""
     results: dict[str, Any] = {}
     configs: dict[str, Any] = {}

@@ -582,7 +582,7 @@ def lm_eval_document(config: RecurrentRunConfig, r: int, accuracy: float, n: int
 
 
 def curve_frame(config: RecurrentRunConfig, accuracies: dict[int, float]) -> pl.DataFrame:
-    """The tidy table of one run (the columns of ``gemstones.ttc_ingest.TIDY_SCHEMA`` but source)."""
+    """The tidy table of one run (the columns of ``gemstones.ttc.ingest.TIDY_SCHEMA`` but source)."""
     n = config.eval_sequences * config.length
     arch = architecture(config)
     rows = []

@@ -444,7 +444,7 @@ TASK = "stdlib_bytes"
 
 
 def curve_frame(model: TrainedLM, points: Sequence[CurvePoint]) -> pl.DataFrame:
-    """The curve as tidy rows (``gemstones.ttc_ingest`` columns but source): next-byte ``acc``
+    """The curve as tidy rows (``gemstones.ttc.ingest`` columns but source): next-byte ``acc``
     (binomial stderr) and ``bits_per_byte`` (stderr null) per r."""
     arch = huginn.recurrent_architecture(model.huginn_config)
     rows = []

@@ -98,7 +98,7 @@ def test_isoflop_rejects_bad_input():
 
 def test_isoflop_on_hot_477_agrees_with_approach_1_within_its_interval():
     """Known answer: approach 1 on hot_477 gives a params exponent of 0.499."""
-    from gemstones.designs import design_table, load_design
+    from gemstones.scaling.designs import design_table, load_design
 
     table = design_table(load_design("hot_477"))
     boot = bootstrap_isoflop(
@@ -134,7 +134,7 @@ def test_prediction_interval_is_wider_than_the_confidence_band():
 def test_profile_shows_how_flat_cool_end_tokens_exponent_is():
     """cool_end's tokens exponent: 0.586 here, 0.690 in the paper; both inside the profile
     interval, the objective differing by under 1% between them."""
-    from gemstones.designs import design_table, load_design
+    from gemstones.scaling.designs import design_table, load_design
 
     table = design_table(load_design("cool_end"))
     x, y = table.select("params", "tokens").to_numpy(), table["loss"].to_numpy()

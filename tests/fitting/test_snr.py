@@ -32,7 +32,7 @@ from fitting.snr import (
 )
 from fitting.snr_trends import compressibility, fit_snr_trends
 from gemstones.errors import GemstonesInputError
-from gemstones.snr_io import (
+from gemstones.snr.io import (
     read_layer_map,
     read_rules_json,
     read_snr_csv,

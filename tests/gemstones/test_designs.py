@@ -6,7 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from gemstones.designs import (
+from gemstones.errors import GemstonesInputError
+from gemstones.scaling.designs import (
     design_table,
     fit_design,
     fit_table,
@@ -15,7 +16,6 @@ from gemstones.designs import (
     parse_design,
     select_rows,
 )
-from gemstones.errors import GemstonesInputError
 from registry import build as registry_build
 from registry.architecture import VOCAB_SIZE
 from registry.catalog import load_catalog

@@ -104,7 +104,7 @@ def test_results_join_by_commit_when_pinned_and_by_revision_otherwise() -> None:
 
 
 def test_a_design_on_an_unevaluated_metric_names_the_evaluated_ones(tmp_path) -> None:
-    from gemstones.designs import design_table, parse_design
+    from gemstones.scaling.designs import design_table, parse_design
 
     store = tmp_path / "evals"
     record = _record(

@@ -176,7 +176,7 @@ def test_results_join_the_catalog_and_a_design_fits_them(hub, corpus, tmp_path, 
     assert code == 0, err
     fit = json.loads(out)
     assert fit["design"] == "mine" and fit["n_points"] == 6
-    from gemstones.designs import design_table, load_design
+    from gemstones.scaling.designs import design_table, load_design
 
     table = design_table(load_design(design))
     measured = {(r["repo_id"], r["revision"]): r["loss"] for r in listed}

@@ -98,7 +98,7 @@ def test_snr_sweep_takes_the_executor_options(capsys) -> None:
 
 @pytest.mark.slow
 def test_snr_run_sweep_goes_through_the_executor(tmp_path) -> None:
-    from gemstones.runs.snr_sweep import RunSpec, run_sweep, sweep_specs
+    from gemstones.snr.sweep import RunSpec, run_sweep, sweep_specs
 
     class Recording(LocalExecutor):
         def __init__(self) -> None:

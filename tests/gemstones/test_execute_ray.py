@@ -97,7 +97,7 @@ def test_an_interrupted_ray_sweep_resumes(ray_cluster, tmp_path) -> None:
 
 
 def test_an_snr_sweep_on_ray_equals_the_local_one(ray_cluster) -> None:
-    from gemstones.runs.snr_sweep import RunSpec, run_sweep, sweep_specs
+    from gemstones.snr.sweep import RunSpec, run_sweep, sweep_specs
 
     specs = sweep_specs(
         [16], [1], [1e-2, 3e-2], RunSpec(steps=3, batch_size=4, seq_len=16, n_records=2)

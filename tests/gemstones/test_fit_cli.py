@@ -62,7 +62,7 @@ def test_fit_hot_params_tokens_json_and_result_file(capsys, tmp_path):
     import gemstones
 
     assert saved["gemstones_version"] == gemstones.__version__
-    from gemstones.results import read_result
+    from gemstones.scaling.results import read_result
 
     assert read_result(files[0])["data_sha256"] == saved["data_sha256"]
 

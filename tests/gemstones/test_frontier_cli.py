@@ -9,7 +9,7 @@ import pytest
 
 import gemstones.cli.frontier_cmds  # noqa: F401  (registers the command until the lead imports it)
 from gemstones.cli import main
-from gemstones.prescribe import prescription_table
+from gemstones.scaling.prescribe import prescription_table
 
 
 def _run(capsys, *args: str) -> tuple[int, str, str]:
@@ -73,7 +73,7 @@ def test_unknown_design_exits_2(capsys):
 
 
 def test_prescription_table_with_cis_for_a_params_tokens_fit():
-    from gemstones.designs import fit_design, load_design
+    from gemstones.scaling.designs import fit_design, load_design
 
     fitted = fit_design(load_design("hot"))
     table = prescription_table(fitted, [1e20, 1e21], n_resamples=32, seed=0)

@@ -90,7 +90,7 @@ def test_recurrent_run_files_survive_a_full_disk(tmp_path, capsys, monkeypatch) 
 def test_output_paths_are_checked_before_any_training(tmp_path, capsys, monkeypatch) -> None:
     import gemstones.cli.fit_cmds as fit_cmds
     import gemstones.runs.recurrent as recurrent
-    import gemstones.runs.snr_sweep as snr_sweep
+    import gemstones.snr.sweep as snr_sweep
 
     def no_work(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("long work started before the output path was checked")

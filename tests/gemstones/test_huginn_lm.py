@@ -10,7 +10,7 @@ import pytest
 from gemstones.errors import GemstonesInputError
 from gemstones.models import huginn
 from gemstones.runs import recurrent_lm as lm
-from gemstones.ttc_ingest import read_results
+from gemstones.ttc.ingest import read_results
 
 SMALL = lm.RecurrentLMConfig(
     n_embd=32,

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from gemstones.errors import GemstonesInputError
-from gemstones.law_analysis import Holdout, folds
+from gemstones.scaling.law_analysis import Holdout, folds
 
 TABLE = pl.DataFrame(
     {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gemstones import plots, prescribe
-from gemstones.designs import fit_design, load_design
+from gemstones.scaling import plots, prescribe
+from gemstones.scaling.designs import fit_design, load_design
 
 
 @pytest.fixture(scope="module")

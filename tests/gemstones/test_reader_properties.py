@@ -19,10 +19,10 @@ from fitting.errors import FitInputError
 from gemstones.cli import one_line
 from gemstones.cli.output import dumps_json
 from gemstones.cli.selection import parse_int_list, parse_name_list, parse_token_count
-from gemstones.designs import Design, load_design, parse_design
 from gemstones.errors import GemstonesInputError
 from gemstones.readers import numeric_columns, read_table
 from gemstones.runs.recurrent import MAX_R, MAX_R_VALUES, parse_r_list
+from gemstones.scaling.designs import Design, load_design, parse_design
 from registry.errors import RegistryInputError
 
 USER_ERRORS = (GemstonesInputError, FitInputError, RegistryInputError)

@@ -8,7 +8,7 @@ import pytest
 from fitting.recurrent_compute import forward_flops_per_token
 from gemstones.errors import GemstonesInputError
 from gemstones.runs import recurrent
-from gemstones.ttc_ingest import read_results
+from gemstones.ttc.ingest import read_results
 
 
 @pytest.fixture(scope="module")

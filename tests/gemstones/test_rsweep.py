@@ -16,7 +16,7 @@ from gemstones.cli import main
 from gemstones.errors import GemstonesInputError
 from gemstones.evaluate.metrics import corpus_loss, multiple_choice
 from gemstones.models import huginn, load_model, load_tokenizer
-from gemstones.ttc_ingest import read_results
+from gemstones.ttc.ingest import read_results
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "tests" / "gemstones" / "data_huginn" / "tiny_a"

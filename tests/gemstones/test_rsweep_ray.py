@@ -13,7 +13,7 @@ import ray
 from fitting.ttc import fit_table
 from gemstones.evaluate import rsweep
 from gemstones.execute import Resources, get_executor
-from gemstones.ttc_ingest import read_results
+from gemstones.ttc.ingest import read_results
 
 pytestmark = pytest.mark.slow
 

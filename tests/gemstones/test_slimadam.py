@@ -10,7 +10,7 @@ import pytest
 
 from fitting.snr import FLAX_DENSE, TORCH_LINEAR, convert_rule, second_moment_entries
 from gemstones.errors import GemstonesInputError
-from gemstones.slimadam import (
+from gemstones.snr.slimadam import (
     decay_mask,
     named_parameters,
     reduced_shape,

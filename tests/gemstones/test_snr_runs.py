@@ -11,7 +11,9 @@ import pytest
 from fitting.snr_trends import SWEEP_COLUMNS
 from gemstones.errors import GemstonesInputError
 from gemstones.runs.corpus import load_stdlib_corpus, sample_batch
-from gemstones.runs.snr_sweep import (
+from gemstones.runs.transformer import TransformerConfig
+from gemstones.snr.slimadam import second_moment_size
+from gemstones.snr.sweep import (
     RunSpec,
     build_optimizer,
     record_schedule,
@@ -19,8 +21,6 @@ from gemstones.runs.snr_sweep import (
     sweep_specs,
     train,
 )
-from gemstones.runs.transformer import TransformerConfig
-from gemstones.slimadam import second_moment_size
 
 
 def test_corpus_is_real_deterministic_python_source() -> None:

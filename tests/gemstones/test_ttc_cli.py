@@ -280,8 +280,8 @@ def test_a_failed_plot_write_leaves_the_old_plots(tmp_path, monkeypatch):
     from matplotlib.figure import Figure
 
     from fitting.ttc import fit_table
-    from gemstones.ttc_ingest import read_results
-    from gemstones.ttc_plots import plot_curves
+    from gemstones.ttc.ingest import read_results
+    from gemstones.ttc.plots import plot_curves
 
     curves = fit_table(read_results(HUGINN).head(8), bootstrap=0)
     written = plot_curves(curves, tmp_path)

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from gemstones.errors import GemstonesInputError
-from gemstones.ttc_ingest import TIDY_SCHEMA, is_result_file_name, read_results
+from gemstones.ttc.ingest import TIDY_SCHEMA, is_result_file_name, read_results
 
 DATA = Path(__file__).resolve().parent / "data_ttc"
 HUGINN = (

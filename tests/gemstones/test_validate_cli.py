@@ -122,7 +122,7 @@ def test_laws_compare_puts_the_three_approaches_side_by_side(capsys):
 
 @pytest.mark.slow
 def test_validation_table_covers_every_built_in_catalog_design(capsys):
-    from gemstones.designs import list_designs, load_design
+    from gemstones.scaling.designs import list_designs, load_design
 
     code, out, err = _run(
         capsys, "validate", "--all-designs", "--law", "loss_to_loss", "--format", "json"

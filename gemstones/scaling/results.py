@@ -18,7 +18,7 @@ RESULT_SCHEMA = "gemstones.fit_result/1"
 
 
 def result_record(design_fit: Any) -> dict[str, Any]:
-    """The full JSON record of a ``gemstones.designs.DesignFit``."""
+    """The full JSON record of a ``gemstones.scaling.designs.DesignFit``."""
     import gemstones
 
     record = design_fit.to_dict()

@@ -25,7 +25,7 @@ from fitting.snr import classify_layer, format_axes, format_shape, snr_by_candid
 from fitting.snr_trends import SWEEP_COLUMNS
 from gemstones.errors import GemstonesInputError
 from gemstones.readers import numeric_columns, read_table
-from gemstones.snr_io import read_layer_map
+from gemstones.snr.io import read_layer_map
 from registry.atomic import write_table_atomic
 from registry.embedded import embedded_path
 
@@ -159,7 +159,7 @@ def snr_records(
     """SNR of every tensor's second moment along every candidate axis set, as table rows."""
     import jax
 
-    from gemstones.slimadam import named_parameters
+    from gemstones.snr.slimadam import named_parameters
 
     layers = layer_map if layer_map is not None else default_layer_map()
     rows = []
@@ -184,7 +184,7 @@ def build_optimizer(spec: RunSpec, rules: Any = None, slim: bool = False) -> Any
     """Clip + AdamW (``slim=False``, optax's own) or clip + SlimAdam with ``rules``; decay on ndim >= 2."""
     import optax
 
-    from gemstones.slimadam import decay_mask, slimadam
+    from gemstones.snr.slimadam import decay_mask, slimadam
 
     warmup = max(1, int(spec.warmup_fraction * spec.steps))
     schedule = optax.warmup_cosine_decay_schedule(

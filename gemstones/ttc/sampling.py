@@ -25,7 +25,7 @@ import polars as pl
 
 from fitting.sampling import COVERAGE_COLUMNS, MAX_PROBLEMS, MAX_SAMPLES, PROBLEM_COLUMNS
 from gemstones.errors import GemstonesInputError
-from gemstones.ttc_ingest import _number_or_none, _read_csv
+from gemstones.ttc.ingest import _number_or_none, _read_csv
 
 PROBLEM_ALIASES: dict[str, tuple[str, ...]] = {
     "problem_id": ("problem_id", "problem", "id", "question_id"),

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from gemstones.plots import _save, _subplots
+from gemstones.scaling.plots import _save, _subplots
 
 
 def _maybe_save(fig: Any, out_dir: str | Path | None, stem: str) -> list[Path]:

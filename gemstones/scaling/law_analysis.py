@@ -5,7 +5,7 @@ The math is in :mod:`fitting.law_families`; this module selects the catalog rows
 holdout splits and scores predictions.
 
 Example:
-    >>> from gemstones.law_analysis import validate_design
+    >>> from gemstones.scaling.law_analysis import validate_design
     >>> rows = validate_design("hot", law="power_sum", holdout="larger:0.2")  # doctest: +SKIP
 """
 
@@ -19,8 +19,8 @@ import polars as pl
 
 from fitting.errors import FitInputError
 from fitting.law_families import CHANCE, REGISTRY, bootstrap_isoflop, relative_errors
-from gemstones.designs import Design, design_table, load_design
 from gemstones.errors import GemstonesInputError
+from gemstones.scaling.designs import Design, design_table, load_design
 
 LOSS_COLUMNS = ("val_loss", "val_loss_fineweb", "val_loss_fineweb_edu", "val_loss_dclm")
 BENCHMARKS = tuple(CHANCE)
@@ -419,7 +419,7 @@ def _design_pairs(
     spec: Design, law: str, benchmark: str, loss_y: str, catalog: Any | None
 ) -> pl.DataFrame:
     """The design's selected checkpoints that have both its loss and the law's target."""
-    from gemstones.designs import select_rows
+    from gemstones.scaling.designs import select_rows
 
     if spec.selection.source != "catalog":
         raise GemstonesInputError(f"{law} needs a catalog design; {spec.name!r} reads a file")
@@ -569,7 +569,7 @@ def compare_approaches(
     of the fitted power sum, with a bootstrap-by-runs interval when ``approach3_resamples`` > 0
     (warm-started refits; about 0.5 s each on a few hundred points).
     """
-    from gemstones.designs import fit_design
+    from gemstones.scaling.designs import fit_design
 
     spec = _design(design)
     table = design_table(spec, catalog)

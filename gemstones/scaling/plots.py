@@ -473,7 +473,7 @@ def write_design_plots(
     bands, and the GPU-hour frontier. Approach 1: loss curves with the hull.
 
     Args:
-        fitted: a ``gemstones.designs.DesignFit``.
+        fitted: a ``gemstones.scaling.designs.DesignFit``.
         out_dir: output folder (created).
         bootstrap: a precomputed ``BootstrapResult`` (else ``n_resamples`` by runs, ``seed``).
         time_model: for the GPU-hour frontier (default: fitted from the catalog).
@@ -481,7 +481,7 @@ def write_design_plots(
     Returns:
         The written paths (PNG and PDF of each figure).
     """
-    from gemstones import prescribe
+    from gemstones.scaling import prescribe
 
     out = Path(out_dir)
     name = fitted.design.name

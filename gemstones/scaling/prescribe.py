@@ -1,6 +1,6 @@
 """Prescriptions of a fitted design: compute-/time-optimal allocations at budgets, with CIs.
 
-Glue between a fitted design (``gemstones.designs.DesignFit``) and the pure mathematics of
+Glue between a fitted design (``gemstones.scaling.designs.DesignFit``) and the pure mathematics of
 ``fitting.prescriptions``, ``fitting.frontier`` and ``fitting.bootstrap``: it supplies the suite's
 architecture arithmetic (parameters and FLOPs per token of a shape, with the design's embedding
 accounting) and a time model fitted to the measured step times, and returns polars tables.
@@ -311,7 +311,7 @@ def prescription_table(
       (t) CIs.
 
     Args:
-        fitted: a ``gemstones.designs.DesignFit``.
+        fitted: a ``gemstones.scaling.designs.DesignFit``.
         budgets: budgets in ``resource`` units (FLOPs, or GPU hours).
         resource: ``"flops"`` or ``"gpu_hours"`` (width–depth laws and approach 1 only).
         n_resamples, by, seed: the bootstrap (approach 3).
