@@ -28,6 +28,12 @@ from .errors import CatalogCacheError, RegistryInputError
 from .user_cache import CACHE_ENV_VAR, refreshed_catalog_path
 
 EMBEDDED_CATALOG = ("catalog", "gemstones.parquet")
+#: Numeric columns that describe a checkpoint (size, position, compute), not a measurement of it;
+#: every other numeric column is a metric (``registry.metrics``) or one of its companions.
+CHECKPOINT_COLUMNS = (
+    "width", "depth", "params", "params_non_embedding", "step", "tokens", "cooldown_start_step",
+    "flops_per_token", "flops", "num_nodes", "seconds_per_step", "gpu_hours",
+)  # fmt: skip
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 _log = logging.getLogger(__name__)
 
@@ -195,6 +201,15 @@ class Catalog:
             "repositories": self.frame["repo_id"].n_unique(),
             "pinned": int(self.frame["commit"].is_not_null().sum()),
         }
+
+
+def measurement_columns(frame: pl.DataFrame) -> list[str]:
+    """The numeric columns of catalog rows that hold measurements (not ``CHECKPOINT_COLUMNS``)."""
+    return [
+        name
+        for name, dtype in frame.schema.items()
+        if dtype.is_numeric() and name not in CHECKPOINT_COLUMNS
+    ]
 
 
 def _nearest_revisions(rows: pl.DataFrame, revision: str, count: int = 3) -> list[str]:
