@@ -14,6 +14,11 @@ catalog rows not pinned to a commit): ``eval_loss_<name>`` and ``eval_bpb_<name>
 ``eval_acc_<name>`` and ``eval_acc_norm_<name>`` for a task file. A design fits one by naming it,
 ``loss = "eval_loss_mycorpus"`` in ``[selection]``. When a checkpoint was evaluated more than once
 under the same name (other options), the newest result is used.
+
+Evaluated columns are metrics: :func:`metric_registry` is the catalog's metric registry
+(``registry.metrics.METRICS``) with one :class:`registry.metrics.Metric` per evaluated column
+found in the results, its kind from the metric set and, for accuracies, its chance level from the
+number of choices when the results record it.
 """
 
 from __future__ import annotations
@@ -29,14 +34,22 @@ from typing import Any
 import polars as pl
 
 from gemstones.errors import GemstonesInputError
-from gemstones.scaling.designs import EVAL_PREFIX
 from registry.atomic import write_json_atomic
+from registry.metrics import (
+    EVAL_PREFIX,
+    EVALUATED_COLUMNS,
+    METRICS,
+    Metric,
+    MetricRegistry,
+    evaluated_metric,
+)
 from registry.user_cache import user_cache_dir
 
-#: Per metric kind: (value in the result record, catalog column prefix, metric kind for fits).
+#: Per metric kind: (value in the result record, catalog column prefix, metric kind for fits);
+#: the naming rules are ``registry.metrics.EVALUATED_COLUMNS``.
 METRIC_VALUES: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "loss": (("loss", "eval_loss", "loss"), ("bits_per_byte", "eval_bpb", "loss")),
-    "mc": (("acc", "eval_acc", "accuracy"), ("acc_norm", "eval_acc_norm", "accuracy")),
+    kind: tuple((rule.value, rule.prefix, rule.kind) for rule in rules)
+    for kind, rules in EVALUATED_COLUMNS.items()
 }
 KINDS = tuple(METRIC_VALUES)
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,47}$")
@@ -303,3 +316,56 @@ def with_results(catalog: Any, results_dir: Path | None = None) -> Any:
 
         return dataclasses.replace(catalog, frame=join_results(catalog.frame, records))
     return join_results(catalog, records)
+
+
+def evaluated_metrics(records: Iterable[dict[str, Any]]) -> list[Metric]:
+    """One metric per evaluated column in ``records``, sorted by column.
+
+    An accuracy's chance level is the results' ``chance`` (mean of 1 / number of choices, written
+    by ``gemstones eval`` for task files) when every result of the column agrees on it, else None.
+
+    Example:
+        >>> [m.name for m in evaluated_metrics(ResultStore().records())]  # doctest: +SKIP
+        ['eval_bpb_wiki', 'eval_loss_wiki']
+    """
+    chances: dict[str, set[float | None]] = {}
+    sets: dict[str, set[str]] = {}
+    for record in records:
+        metric = record["metric"]
+        chance = record["values"].get("chance")
+        for _, prefix, _ in METRIC_VALUES[metric["kind"]]:
+            column = f"{prefix}_{metric['name']}"
+            chances.setdefault(column, set()).add(None if chance is None else float(chance))
+            sets.setdefault(column, set()).add(str(metric.get("data") or metric["id"]))
+    out = []
+    for column in sorted(chances):
+        known = chances[column]
+        chance = next(iter(known)) if len(known) == 1 else None
+        data = sorted(sets[column])
+        where = f"data {data[0]}" if len(data) == 1 else f"{len(data)} data files"
+        out.append(evaluated_metric(column, chance=chance, provenance=where))
+    return out
+
+
+def metric_registry(
+    results_dir: Path | None = None, records: Iterable[dict[str, Any]] | None = None
+) -> MetricRegistry:
+    """The catalog's metrics plus the evaluated ones whose results exist.
+
+    Args:
+        results_dir: the results folder (default :func:`default_results_dir`); ignored when
+            ``records`` is given.
+        records: result records already read.
+
+    Returns:
+        A copy of ``registry.metrics.METRICS`` with :func:`evaluated_metrics` registered.
+
+    Example:
+        >>> metric_registry().get("val_loss").kind  # doctest: +SKIP
+        'loss'
+    """
+    found = ResultStore(results_dir).records() if records is None else records
+    registry = METRICS.copy()
+    for metric in evaluated_metrics(found):
+        registry.register(metric)
+    return registry

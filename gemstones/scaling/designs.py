@@ -15,7 +15,9 @@ A design names a data selection, a law and its approach, and the fitting options
     shapes = ["512x12"]       # also widths = [...], depths = [...]
     paper_set = "hot"         # membership in one of the paper's fitting tables
     point = "end"             # cooldown rows: "end", or "cooldown_start" for the loss before it
-    loss = "val_loss"         # loss column; or an evaluated metric, e.g. "eval_loss_mycorpus"
+    loss = "val_loss"         # a loss metric (`gemstones metrics list`): val_loss (Dolma),
+                              # val_loss_fineweb, val_loss_fineweb_edu, val_loss_dclm; or an
+                              # evaluated one, e.g. "eval_loss_mycorpus" (file sources: a column)
     results = "evals/"        # evaluated metrics: results folder of `gemstones eval --out`
                               # (default: the user cache's)
     token_count = "exact"     # or "nominal": 2B tokens per 477 steps, as the paper's
@@ -61,6 +63,7 @@ from gemstones.errors import GemstonesInputError
 from gemstones.readers import TABLE_SUFFIXES, numeric_columns, read_table, read_toml_file
 from registry import architecture as arch
 from registry.embedded import embedded_path
+from registry.metrics import EVAL_PREFIX, METRICS, evaluated_column
 
 CANONICAL_COLUMNS = (
     "width",
@@ -311,6 +314,7 @@ def parse_design(data: Mapping[str, Any], *, path: str | None = None) -> Design:
     _check_choice("[selection] token_count", selection.token_count, TOKEN_COUNTS)
     if selection.point == "cooldown_start" and selection.variant != "cooldown":
         raise GemstonesInputError("[selection] point = 'cooldown_start' needs variant = 'cooldown'")
+    check_selection_metric(selection)
     if selection.every_steps is not None and selection.every_steps <= 0:
         raise GemstonesInputError(
             f"[selection] every_steps must be positive; got {selection.every_steps}"
@@ -440,12 +444,14 @@ def select_rows(design: Design, catalog: Any) -> pl.DataFrame:
                 f"[selection] shapes: unknown shape {unknown[0]!r}; valid: {', '.join(sorted(known))}"
             )
     if sel.loss not in frame.columns:
-        losses = [c for c in frame.columns if "loss" in c or c.startswith(EVAL_PREFIX)]
+        losses = [m for m in METRICS.names("loss") if m in frame.columns]
+        evaluated = sorted(c for c in frame.columns if _evaluated_kind(c) == "loss")
         hint = (
             "; evaluate it first with `gemstones eval`" if sel.loss.startswith(EVAL_PREFIX) else ""
         )
         raise GemstonesInputError(
-            f"[selection] loss column {sel.loss!r} is not in the catalog{hint}; valid: {', '.join(losses)}"
+            f"[selection] loss = {sel.loss!r}: no such metric column in the catalog{hint}; "
+            f"available: {', '.join([*losses, *evaluated]) or 'none'}"
         )
     # spacing "include_final" looks at each run's last step within the variant
     base = frame.filter(pl.col("suite") == sel.suite)
@@ -457,8 +463,46 @@ def select_rows(design: Design, catalog: Any) -> pl.DataFrame:
     return selected.sort("width", "depth", "step")
 
 
-#: Catalog columns that hold evaluated metrics (see gemstones.evaluate.results).
-EVAL_PREFIX = "eval_"
+def _evaluated_kind(column: str) -> str | None:
+    rule = evaluated_column(column)
+    return rule.kind if rule is not None else None
+
+
+def check_selection_metric(selection: Selection) -> None:
+    """Check ``[selection] loss`` against the metric registry (catalog sources only).
+
+    A catalog design fits a loss law (the power sum of approach 3, or approach 1's envelope), so
+    its metric must be a registered loss, or an evaluated loss column (``eval_loss_<name>``,
+    ``eval_bpb_<name>``) whose results are looked up when the design selects its rows. A file
+    source names a column of its file instead, which is not checked here.
+
+    Raises:
+        GemstonesInputError: an unknown metric (listing the valid ones), an accuracy, or a metric
+            other than ``val_loss`` at ``point = "cooldown_start"``.
+    """
+    if selection.source != "catalog":
+        return
+    name = selection.loss
+    valid = (
+        f"valid: {', '.join(METRICS.names('loss'))}, or an evaluated eval_loss_<name> / "
+        "eval_bpb_<name> (see `gemstones metrics list`)"
+    )
+    kind = _evaluated_kind(name) if name.startswith(EVAL_PREFIX) else None
+    if kind is None and name in METRICS:
+        kind = METRICS.get(name).kind
+    if kind is None:
+        raise GemstonesInputError(f"[selection] loss = {name!r}: unknown metric {name!r}; {valid}")
+    if kind != "loss":
+        raise GemstonesInputError(
+            f"[selection] loss = {name!r} is an accuracy metric; a design's law (power sum or "
+            "approach 1) fits a loss: fit an accuracy against a loss with `gemstones laws "
+            f"downstream` or `gemstones laws fit --law sigmoid_accuracy`; {valid}"
+        )
+    if selection.point == "cooldown_start" and name != "val_loss":
+        raise GemstonesInputError(
+            f"[selection] point = 'cooldown_start' has only val_loss measured at the cooldown "
+            f"start; got loss = {name!r}"
+        )
 
 
 def with_evaluations(design: Design, catalog: Any) -> Any:

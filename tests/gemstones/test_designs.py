@@ -153,3 +153,53 @@ def test_approach1_design_reproduces_published_slopes(catalog):
     assert result.fit.tokens.slope == pytest.approx(0.4809888232129201, abs=1e-3)
     record = result.to_dict()
     assert record["design"] == "hot_477" and record["approach"] == 1
+
+
+@pytest.mark.parametrize(
+    ("loss", "message"),
+    [
+        ("val_los", r"\[selection\] loss = 'val_los': unknown metric 'val_los'; valid: val_loss, "),
+        ("eval_f1_quiz", r"unknown metric 'eval_f1_quiz'; valid: .*eval_bpb_<name>"),
+        ("bench_hellaswag", r"'bench_hellaswag' is an accuracy metric; .*laws downstream"),
+        ("eval_acc_quiz", r"'eval_acc_quiz' is an accuracy metric"),
+    ],
+)
+def test_the_fitted_metric_is_checked_against_the_metric_registry(loss, message):
+    with pytest.raises(GemstonesInputError, match=message):
+        parse_design({"selection": {"loss": loss}})
+
+
+FINEWEB_EDU = {
+    "selection": {"variant": "main", "every_steps": 2385, "loss": "val_loss_fineweb_edu"},
+    "fit": {"n_polish": 16},
+}
+
+
+def test_any_registered_loss_metric_is_selected(catalog):
+    table = design_table(parse_design(FINEWEB_EDU), catalog)
+    expected = catalog.frame.filter(pl.col("variant") == "main", pl.col("step") % 2385 == 0).sort(
+        "width", "depth", "step"
+    )
+    assert table.height == expected.height == 770
+    np.testing.assert_allclose(table["loss"].to_numpy(), expected["val_loss_fineweb_edu"])
+
+
+@pytest.mark.slow
+def test_any_registered_loss_metric_is_fitted(catalog):
+    """About 12 s on a loaded 2-core machine (the start-grid screen)."""
+    design = parse_design(FINEWEB_EDU)
+    table = design_table(design, catalog)
+    fitted = fit_design(design, table=table).fit
+    assert 0.0 < fitted.irreducible_error < table["loss"].min()  # measured: E = 0.63
+
+
+def test_only_val_loss_is_measured_at_the_cooldown_start():
+    base = {"variant": "cooldown", "point": "cooldown_start"}
+    assert parse_design({"selection": {**base, "loss": "val_loss"}}).selection.loss == "val_loss"
+    with pytest.raises(GemstonesInputError, match="only val_loss measured at the cooldown start"):
+        parse_design({"selection": {**base, "loss": "val_loss_dclm"}})
+
+
+def test_a_file_design_names_a_column_of_its_file_not_a_metric():
+    design = parse_design({"selection": {"source": "runs.csv", "loss": "my_accuracy"}})
+    assert design.selection.loss == "my_accuracy"

@@ -122,3 +122,36 @@ def test_a_design_on_an_unevaluated_metric_names_the_evaluated_ones(tmp_path) ->
     other = parse_design({"selection": {"loss": "eval_loss_news", "results": str(store)}})
     with pytest.raises(GemstonesInputError, match="eval_bpb_wiki, eval_loss_wiki"):
         design_table(other)
+
+
+def test_evaluated_columns_join_the_metric_registry_with_kind_and_chance(tmp_path) -> None:
+    from gemstones.evaluate.results import metric_registry
+    from registry.metrics import METRICS
+
+    quiz = _record("org/n", "step_1", COMMIT_A, "quiz", 0.75, "2026", "mc")
+    quiz["values"]["chance"] = 0.375  # 2- and 4-choice items: mean of 1 / choices
+    old_quiz = _record("org/n", "step_2", COMMIT_B, "quiz", 0.5, "2026", "mc")
+    old_quiz["values"]["chance"] = 0.375
+    blind = _record("org/n", "step_1", COMMIT_A, "blind", 0.5, "2026", "mc")  # no chance recorded
+    wiki = _record("org/m", "step_1", COMMIT_A, "wiki", 2.0, "2026")
+    registry = metric_registry(records=[quiz, old_quiz, blind, wiki])
+    evaluated = [m for m in registry.metrics() if m.source == "evaluated"]
+    assert [m.name for m in evaluated] == [
+        "eval_acc_blind", "eval_acc_norm_blind", "eval_acc_norm_quiz", "eval_acc_quiz",
+        "eval_bpb_wiki", "eval_loss_wiki",
+    ]  # fmt: skip
+    assert registry.get("eval_acc_quiz").chance == pytest.approx(0.375)
+    assert registry.get("eval_acc_norm_quiz").kind == "accuracy"
+    assert registry.get("eval_acc_blind").chance is None
+    assert registry.get("eval_bpb_wiki").unit == "bits per byte"
+    assert registry.get("eval_loss_wiki").kind == "loss"
+    assert "eval_loss_wiki" not in METRICS  # the embedded registry is left alone
+    quiz_other = _record("org/n", "step_3", COMMIT_B, "quiz", 0.6, "2026", "mc")
+    quiz_other["values"]["chance"] = 0.25  # another task file under the same name
+    assert metric_registry(records=[quiz, quiz_other]).get("eval_acc_quiz").chance is None
+    store = tmp_path / "evals"  # from a results folder
+    path = store / wiki["repo_id"] / COMMIT_A / "loss-wiki-000000000000.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(wiki))
+    assert "eval_loss_wiki" in metric_registry(store)
+    assert metric_registry(tmp_path / "nothing").names() == METRICS.names()
