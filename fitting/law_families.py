@@ -450,19 +450,6 @@ class LossToLoss(LawFamily):
 
 # --------------------------------------------------------------------------- sigmoid_accuracy
 
-#: Chance accuracy of the catalog's lighteval multiple-choice benchmarks (1 / number of choices).
-CHANCE = {
-    "arc_challenge": 0.25,
-    "arc_easy": 0.25,
-    "commonsense_qa": 0.2,
-    "hellaswag": 0.25,
-    "mmlu": 0.25,
-    "openbookqa": 0.25,
-    "piqa": 0.5,
-    "siqa": 1.0 / 3.0,
-    "winogrande": 0.5,
-}
-
 
 class SigmoidAccuracy(LawFamily):
     """``acc = chance + (top - chance) / (1 + exp(k (L - L0)))``: accuracy falls from ``top`` to

@@ -34,6 +34,7 @@ from . import (  # noqa: F401
     frontier_cmds,
     hub_cmds,
     laws_cmds,
+    metrics_cmds,
     registry_cmds,
     rsweep_cmds,
     snr_cmds,

@@ -19,6 +19,24 @@ FormatOption = Annotated[TableFormat, typer.Option("--format", help="table | csv
 PlotOption = Annotated[
     Path | None, typer.Option("--plot", help="Write the figure (PNG + PDF) into this folder.")
 ]
+ResultsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--results",
+        help="Results folder of evaluated metrics (eval_*; `gemstones eval --out`); "
+        "default: the user cache's.",
+    ),
+]
+
+
+def _names(kind: str) -> str:
+    from registry.metrics import BENCHMARK_PREFIX, METRICS
+
+    return " | ".join(n.removeprefix(BENCHMARK_PREFIX) for n in METRICS.names(kind))
+
+
+_LOSS_HELP = f"{_names('loss')} | eval_loss_<name> | eval_bpb_<name>"
+_BENCHMARK_HELP = f"{_names('accuracy')} | eval_acc_<name> | eval_acc_norm_<name>"
 
 
 def _check_plot(plot: Path | None) -> None:
@@ -119,18 +137,21 @@ def laws_compare(
 
 @laws_app.command("loss-to-loss")
 def laws_loss_to_loss(
-    x: Annotated[str, typer.Option("--x", help="Loss column on the x axis.")] = "val_loss",
-    y: Annotated[str, typer.Option("--y", help="Loss column predicted.")] = "val_loss_dclm",
+    x: Annotated[
+        str, typer.Option("--x", help=f"Loss metric on the x axis ({_LOSS_HELP}).")
+    ] = "val_loss",
+    y: Annotated[str, typer.Option("--y", help="Loss metric predicted.")] = "val_loss_dclm",
+    results: ResultsOption = None,
     output_format: FormatOption = TableFormat.table,
     plot: PlotOption = None,
 ) -> None:
-    """Fit L_y = E_y + K (L_x - E_x)^kappa between two validation losses (main checkpoints)."""
+    """Fit L_y = E_y + K (L_x - E_x)^kappa between two loss metrics (checkpoints with both)."""
     import numpy as np
 
     from gemstones.scaling.law_analysis import fit_loss_to_loss, loss_pairs
 
     _check_plot(plot)
-    fit = fit_loss_to_loss(x, y)
+    fit = fit_loss_to_loss(x, y, results=results)
     record = {"x": x, "y": y, **fit.as_dict()}
     if output_format is TableFormat.json:
         typer.echo(dumps_json(record))
@@ -141,7 +162,7 @@ def laws_loss_to_loss(
     if plot is not None:
         from gemstones.scaling.law_plots import plot_xy_fit
 
-        pairs = loss_pairs(x, y)
+        pairs = loss_pairs(x, y, results=results)
         lx = pairs["loss_x"].to_numpy()
         grid = np.linspace(lx.min(), lx.max(), 100)
         plot_xy_fit(
@@ -160,17 +181,22 @@ def laws_loss_to_loss(
 
 @laws_app.command("downstream")
 def laws_downstream(
-    benchmark: Annotated[str, typer.Option("--benchmark")] = "hellaswag",
-    loss: Annotated[str, typer.Option("--loss", help="The intermediate loss column.")] = "val_loss",
+    benchmark: Annotated[
+        str, typer.Option("--benchmark", help=f"The accuracy predicted ({_BENCHMARK_HELP}).")
+    ] = "hellaswag",
+    loss: Annotated[str, typer.Option("--loss", help="The intermediate loss metric.")] = "val_loss",
     heldout: Annotated[int, typer.Option("--heldout", help="Largest shapes held out.")] = 2,
+    results: ResultsOption = None,
     output_format: FormatOption = TableFormat.table,
     plot: PlotOption = None,
 ) -> None:
-    """Two-step task law: (N, D) -> loss -> accuracy, predicting the largest shapes from the rest."""
+    """Two-step task law: (N, D) -> loss -> accuracy, predicting the largest shapes from the rest.
+
+    The sigmoid's floor is the benchmark's chance level from the metric registry."""
     from gemstones.scaling.law_analysis import two_step
 
     _check_plot(plot)
-    result = two_step(benchmark, loss=loss, heldout=heldout)
+    result = two_step(benchmark, loss=loss, heldout=heldout, results=results)
     if output_format is TableFormat.json:
         typer.echo(dumps_json(result.as_dict()))
     else:

@@ -517,12 +517,18 @@ def with_evaluations(design: Design, catalog: Any) -> Any:
         return catalog
     from gemstones.evaluate.results import with_results
 
-    folder = None
-    if sel.results is not None:
-        folder = Path(sel.results)
-        if not folder.is_absolute() and design.path is not None:
-            folder = Path(design.path).parent / folder
-    return with_results(catalog, folder)
+    return with_results(catalog, results_folder(design))
+
+
+def results_folder(design: Design) -> Path | None:
+    """The design's results folder of evaluated metrics: ``[selection] results`` (relative to
+    the design file), or None for the user cache's."""
+    if design.selection.results is None:
+        return None
+    folder = Path(design.selection.results)
+    if not folder.is_absolute() and design.path is not None:
+        folder = Path(design.path).parent / folder
+    return folder
 
 
 def fit_table(design: Design, rows: pl.DataFrame) -> pl.DataFrame:

@@ -12,18 +12,28 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from fitting.errors import FitInputError
-from fitting.law_families import CHANCE, REGISTRY, bootstrap_isoflop, relative_errors
+from fitting.law_families import REGISTRY, bootstrap_isoflop, relative_errors
 from gemstones.errors import GemstonesInputError
-from gemstones.scaling.designs import Design, design_table, load_design
+from gemstones.scaling.designs import Design, design_table, load_design, results_folder
+from registry.metrics import (
+    BENCHMARK_CHOICES,
+    EVAL_PREFIX,
+    METRICS,
+    Metric,
+    MetricRegistry,
+    benchmark_metric,
+)
 
-LOSS_COLUMNS = ("val_loss", "val_loss_fineweb", "val_loss_fineweb_edu", "val_loss_dclm")
-BENCHMARKS = tuple(CHANCE)
+#: The catalog's loss metrics and lighteval benchmarks (``registry.metrics``).
+LOSS_COLUMNS = METRICS.names("loss")
+BENCHMARKS = tuple(BENCHMARK_CHOICES)
 SCHEMES = ("leave-larger-out", "rollout")
 VALIDATED_LAWS = ("power_sum", "isoflop", "loss_to_loss", "sigmoid_accuracy")
 MAX_ROLLOUT_FOLDS = 10
@@ -39,6 +49,34 @@ def _catalog(catalog: Any | None) -> pl.DataFrame:
 
 def _design(design: str | Design) -> Design:
     return design if isinstance(design, Design) else load_design(design)
+
+
+def _with_metrics(
+    names: tuple[str, ...], catalog: Any | None, results: Path | None
+) -> tuple[pl.DataFrame, MetricRegistry]:
+    """The catalog rows and the metric registry, with evaluated metrics joined when ``names``
+    include one (``eval_*``, from the results folder ``results``, default the user cache's)."""
+    frame = _catalog(catalog)
+    if not any(n.startswith(EVAL_PREFIX) and n not in frame.columns for n in names):
+        return frame, METRICS
+    from gemstones.evaluate.results import ResultStore, join_results, metric_registry
+
+    records = ResultStore(results).records()
+    return join_results(frame, records), metric_registry(records=records)
+
+
+def _metric_registry(names: tuple[str, ...], results: Path | None) -> MetricRegistry:
+    """The metric registry, with the evaluated metrics of ``results`` when ``names`` include one."""
+    if not any(n.startswith(EVAL_PREFIX) for n in names):
+        return METRICS
+    from gemstones.evaluate.results import metric_registry
+
+    return metric_registry(results)
+
+
+def _loss_metric(name: str, registry: MetricRegistry) -> Metric:
+    """The registered loss ``name`` (``unknown loss 'x'; valid: ...`` otherwise)."""
+    return registry.get_kind(name, "loss", "loss")
 
 
 # --------------------------------------------------------------------------- approach 2
@@ -77,38 +115,87 @@ def isoflop_design(
 # --------------------------------------------------------------------------- loss-to-loss
 
 
-def loss_pairs(x: str, y: str, catalog: Any | None = None) -> pl.DataFrame:
-    """Main-run checkpoints with both losses: columns shape, params, tokens, step, loss_x, loss_y."""
-    for name in (x, y):
-        if name not in LOSS_COLUMNS:
-            raise GemstonesInputError(f"unknown loss {name!r}; valid: {', '.join(LOSS_COLUMNS)}")
+def loss_pairs(
+    x: str, y: str, catalog: Any | None = None, *, results: Path | None = None
+) -> pl.DataFrame:
+    """Checkpoints with both losses: columns shape, params, tokens, step, loss_x, loss_y.
+
+    Args:
+        x, y: two different registered loss metrics (``gemstones metrics list``): the catalog's
+            validation losses, or evaluated ones (``eval_loss_<name>``, ``eval_bpb_<name>``).
+        catalog: the catalog (default: ``load_catalog()``).
+        results: the results folder of evaluated metrics (default: the user cache's).
+
+    Raises:
+        RegistryInputError: ``unknown loss 'x'; valid: ...`` (the registered losses).
+        GemstonesInputError: the same loss twice, or no checkpoint with both.
+
+    Example:
+        >>> loss_pairs("val_loss", "val_loss_dclm").height  # doctest: +SKIP
+        770
+    """
     if x == y:
         raise GemstonesInputError(f"loss-to-loss needs two different losses; got {x!r} twice")
-    frame = _catalog(catalog).filter(
-        (pl.col("variant") == "main") & pl.col(x).is_not_null() & pl.col(y).is_not_null()
-    )
-    return frame.select(
+    frame, registry = _with_metrics((x, y), catalog, results)
+    for name in (x, y):
+        _loss_metric(name, registry)
+    pairs = frame.filter(pl.col(x).is_not_null() & pl.col(y).is_not_null())
+    if pairs.is_empty():
+        raise GemstonesInputError(f"no checkpoint has both {x} and {y}")
+    return pairs.select(
         "shape", "params", "tokens", "step", loss_x=pl.col(x), loss_y=pl.col(y)
     ).sort("params", "step")
 
 
-def fit_loss_to_loss(x: str, y: str, catalog: Any | None = None) -> Any:
-    """Fit ``L_y = E_y + K (L_x - E_x)^kappa`` on every main checkpoint with both losses."""
-    pairs = loss_pairs(x, y, catalog)
+def fit_loss_to_loss(
+    x: str, y: str, catalog: Any | None = None, *, results: Path | None = None
+) -> Any:
+    """Fit ``L_y = E_y + K (L_x - E_x)^kappa`` on every checkpoint with both losses
+    (:func:`loss_pairs`)."""
+    pairs = loss_pairs(x, y, catalog, results=results)
     return REGISTRY.get("loss_to_loss").fit(pairs["loss_x"].to_numpy(), pairs["loss_y"].to_numpy())
 
 
 # --------------------------------------------------------------------------- two-step downstream
 
 
-def bench_rows(benchmark: str, loss: str = "val_loss", catalog: Any | None = None) -> pl.DataFrame:
-    """Main checkpoints with the benchmark's accuracy: shape, params, tokens, step, loss, accuracy."""
-    if benchmark not in CHANCE:
-        raise GemstonesInputError(f"unknown benchmark {benchmark!r}; valid: {', '.join(CHANCE)}")
-    if loss not in LOSS_COLUMNS:
-        raise GemstonesInputError(f"unknown loss {loss!r}; valid: {', '.join(LOSS_COLUMNS)}")
-    column = f"bench_{benchmark}"
-    frame = _catalog(catalog).filter(
+def accuracy_metric(benchmark: str, registry: MetricRegistry | None = None) -> Metric:
+    """The accuracy metric of a benchmark (``hellaswag`` or ``bench_hellaswag``, or an evaluated
+    ``eval_acc_<name>``), which must have a chance level: the sigmoid's floor.
+
+    Raises:
+        RegistryInputError: an unknown benchmark (listing the valid ones).
+        GemstonesInputError: an accuracy whose chance level is unknown.
+    """
+    metric = benchmark_metric(benchmark, registry)
+    if metric.chance is None:
+        raise GemstonesInputError(
+            f"accuracy {metric.name!r} has no known chance level (its results do not record the "
+            "number of choices), and the sigmoid needs it as its floor"
+        )
+    return metric
+
+
+def bench_rows(
+    benchmark: str,
+    loss: str = "val_loss",
+    catalog: Any | None = None,
+    *,
+    results: Path | None = None,
+) -> pl.DataFrame:
+    """Main checkpoints with the benchmark's accuracy: shape, params, tokens, step, loss, accuracy.
+
+    Args:
+        benchmark: a registered accuracy (see :func:`accuracy_metric`).
+        loss: a registered loss metric.
+        results: the results folder of evaluated metrics (default: the user cache's).
+    """
+    frame, registry = _with_metrics(
+        (loss, benchmark if benchmark.startswith(EVAL_PREFIX) else ""), catalog, results
+    )
+    column = accuracy_metric(benchmark, registry).name
+    _loss_metric(loss, registry)
+    frame = frame.filter(
         (pl.col("variant") == "main") & pl.col(column).is_not_null() & pl.col(loss).is_not_null()
     )
     return frame.select(
@@ -170,6 +257,7 @@ def two_step(
     catalog: Any | None = None,
     n_polish: int = 64,
     rows: pl.DataFrame | None = None,
+    results: Path | None = None,
 ) -> TwoStepResult:
     """Predict held-out shapes' accuracy from the others' (Bhagia et al.'s two steps).
 
@@ -178,14 +266,17 @@ def two_step(
     them; the held-out shapes' accuracy is step 2 of step 1's predicted loss.
 
     Args:
-        benchmark: one of ``CHANCE``.
-        loss: the intermediate loss column.
+        benchmark: a registered accuracy (``hellaswag``, ``bench_hellaswag``, an evaluated
+            ``eval_acc_<name>``); its chance level (``registry.metrics``) is the sigmoid's floor.
+        loss: the intermediate loss metric.
         heldout: the number of largest shapes to hold out, or their names.
         rows: the checkpoints to use (columns of :func:`bench_rows`); default: every main
             checkpoint with the benchmark.
+        results: the results folder of evaluated metrics (default: the user cache's).
     """
+    chance = accuracy_metric(benchmark, _metric_registry((benchmark,), results)).chance
     if rows is None:
-        rows = bench_rows(benchmark, loss, catalog)
+        rows = bench_rows(benchmark, loss, catalog, results=results)
     if isinstance(heldout, int):
         sizes = rows.group_by("shape").agg(pl.col("params").first()).sort("params")
         if not 1 <= heldout < sizes.height - 3:
@@ -206,7 +297,7 @@ def two_step(
     acc_fit = acc_family.fit(
         train["loss"].to_numpy(),
         train["accuracy"].to_numpy(),
-        options={"chance": CHANCE[benchmark]},
+        options={"chance": chance},
     )
     loss_pred = loss_fit.predict(test.select("params", "tokens").to_numpy())
     acc_pred = acc_fit.predict(loss_pred)
@@ -372,9 +463,8 @@ def validate_design(
         )
     rule = Holdout.parse(holdout)
     if law in ("loss_to_loss", "sigmoid_accuracy"):
-        table = _design_pairs(spec, law, benchmark, loss_y, catalog)
+        table, target = _design_pairs(spec, law, benchmark, loss_y, catalog)
         if table.height == 0:
-            target = loss_y if law == "loss_to_loss" else f"bench_{benchmark}"
             return [
                 {
                     "design": spec.name,
@@ -383,7 +473,7 @@ def validate_design(
                     "fold": "-",
                     "n_train": 0,
                     "n_test": 0,
-                    "error": f"no selected checkpoint has both {spec.selection.loss} and {target}",
+                    "error": f"no selected checkpoint has both {spec.selection.loss} and {target.name}",
                 }
             ]
     else:
@@ -417,20 +507,22 @@ def validate_design(
 
 def _design_pairs(
     spec: Design, law: str, benchmark: str, loss_y: str, catalog: Any | None
-) -> pl.DataFrame:
-    """The design's selected checkpoints that have both its loss and the law's target."""
+) -> tuple[pl.DataFrame, Metric]:
+    """The design's selected checkpoints that have both its loss and the law's target metric
+    (``loss_y`` or the benchmark's accuracy), and that metric."""
     from gemstones.scaling.designs import select_rows
 
     if spec.selection.source != "catalog":
         raise GemstonesInputError(f"{law} needs a catalog design; {spec.name!r} reads a file")
-    if law == "sigmoid_accuracy" and benchmark not in CHANCE:
-        raise GemstonesInputError(f"unknown benchmark {benchmark!r}; valid: {', '.join(CHANCE)}")
-    if law == "loss_to_loss" and loss_y not in LOSS_COLUMNS:
-        raise GemstonesInputError(f"unknown loss {loss_y!r}; valid: {', '.join(LOSS_COLUMNS)}")
     x_col = spec.selection.loss
-    target = loss_y if law == "loss_to_loss" else f"bench_{benchmark}"
-    rows = select_rows(spec, _catalog(catalog)).filter(
-        pl.col(x_col).is_not_null() & pl.col(target).is_not_null()
+    wanted = loss_y if law == "loss_to_loss" else benchmark
+    frame, registry = _with_metrics((x_col, wanted), catalog, results_folder(spec))
+    if law == "loss_to_loss":
+        target = _loss_metric(loss_y, registry)
+    else:
+        target = accuracy_metric(benchmark, registry)
+    rows = select_rows(spec, frame).filter(
+        pl.col(x_col).is_not_null() & pl.col(target.name).is_not_null()
     )
     names = ("loss_x", "loss_y") if law == "loss_to_loss" else ("loss", "accuracy")
     return rows.select(
@@ -438,8 +530,8 @@ def _design_pairs(
         params=pl.col("params").cast(pl.Float64),
         tokens=pl.col("tokens").cast(pl.Float64),
         step="step",
-        **{names[0]: pl.col(x_col), names[1]: pl.col(target)},
-    ).with_columns(flops=6.0 * pl.col("params") * pl.col("tokens"))
+        **{names[0]: pl.col(x_col), names[1]: pl.col(target.name)},
+    ).with_columns(flops=6.0 * pl.col("params") * pl.col("tokens")), target
 
 
 def _coverage(
@@ -512,10 +604,11 @@ def _validate_fold(
         result = two_step(
             benchmark,
             rows=pl.concat([train, test]).drop("flops"),
-            loss=spec.selection.loss if spec.selection.loss in LOSS_COLUMNS else "val_loss",
+            loss=spec.selection.loss,
             heldout=tuple(test["shape"].unique().to_list()),
             n_polish=n_polish,
             catalog=catalog,
+            results=results_folder(spec),
         )
         score = _score(
             result.table["accuracy_pred"].to_numpy(), result.table["accuracy"].to_numpy(), True
@@ -681,8 +774,8 @@ def fit_family_on_design(
     - ``power_sum``: the design's law variables -> its loss;
     - ``isoflop``: approach 2 on its checkpoints;
     - ``loss_to_loss``: the design's loss -> ``loss_y`` on its checkpoints that have both;
-    - ``sigmoid_accuracy``: the design's loss -> ``bench_<benchmark>`` (chance floor from
-      ``fitting.law_families.CHANCE``).
+    - ``sigmoid_accuracy``: the design's loss -> the benchmark's accuracy (chance floor from
+      the metric registry, ``registry.metrics``).
     """
     from fitting.law_families import bootstrap_family
 
@@ -706,18 +799,17 @@ def fit_family_on_design(
         }
         xlabel, ylabel = ", ".join(variables), spec.selection.loss
     else:
-        pairs = _design_pairs(spec, law, benchmark, loss_y, catalog)
-        target = loss_y if law == "loss_to_loss" else f"bench_{benchmark}"
+        pairs, target = _design_pairs(spec, law, benchmark, loss_y, catalog)
         if pairs.height == 0:
             raise GemstonesInputError(
                 f"design {spec.name!r} selects no checkpoints with both {spec.selection.loss} "
-                f"and {target}"
+                f"and {target.name}"
             )
         x = pairs[pairs.columns[4]].to_numpy()
         y = pairs[pairs.columns[5]].to_numpy()
         groups = pairs["shape"].to_numpy()
-        options = {"chance": CHANCE[benchmark]} if law == "sigmoid_accuracy" else {}
-        xlabel, ylabel = spec.selection.loss, target
+        options = {"chance": target.chance} if law == "sigmoid_accuracy" else {}
+        xlabel, ylabel = spec.selection.loss, target.name
     boot = bootstrap_family(
         law, x, y, groups, n_resamples=n_resamples, seed=seed, ci=ci, options=options
     )
