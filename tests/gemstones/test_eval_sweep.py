@@ -344,3 +344,7 @@ def test_multiple_choice_results_become_accuracy_columns(hub, tmp_path, capsys) 
     measured = joined.filter(pl.col("eval_acc_quiz").is_not_null())
     assert measured.select("repo_id", "revision").rows() == [(REPO_768, "step_00000477")]
     assert measured["eval_acc_norm_quiz"][0] == pytest.approx(record["acc_norm"])
+    from gemstones.evaluate.results import metric_registry
+
+    quiz = metric_registry(out_dir).get("eval_acc_quiz")  # chance: mean of 1 / choices of TASKS
+    assert quiz.kind == "accuracy" and quiz.chance == pytest.approx((1 / 3 + 3 / 2) / 4)
