@@ -190,9 +190,7 @@ def bench_rows(
         loss: a registered loss metric.
         results: the results folder of evaluated metrics (default: the user cache's).
     """
-    frame, registry = _with_metrics(
-        (loss, benchmark if benchmark.startswith(EVAL_PREFIX) else ""), catalog, results
-    )
+    frame, registry = _with_metrics((loss, benchmark), catalog, results)
     column = accuracy_metric(benchmark, registry).name
     _loss_metric(loss, registry)
     frame = frame.filter(
