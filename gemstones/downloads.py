@@ -1,6 +1,6 @@
 """Download curated subsets of the Gemstones suite from a notebook or script.
 
-A thin layer over :func:`registry.hub_download.download_checkpoints` that accepts what users hold:
+A thin layer over :func:`registry.hub.download.download_checkpoints` that accepts what users hold:
 a :class:`registry.catalog.Catalog`, a polars frame of catalog rows, or nothing (then the filters
 of ``Catalog.select`` apply to the current catalog)::
 
@@ -20,13 +20,13 @@ from typing import Any
 import polars as pl
 
 from registry.catalog import Catalog, load_catalog
-from registry.hub_download import (
+from registry.hub.download import (
     DownloadEstimate,
     DownloadPlan,
     DownloadResult,
     download_checkpoints,
 )
-from registry.hub_files import parse_files_choice
+from registry.hub.files import parse_files_choice
 
 
 def download_subset(

@@ -21,10 +21,10 @@ from typing import Any, Literal
 
 import polars as pl
 
-from . import naming
-from .build import PAPER_SETS
 from .embedded import embedded_path
 from .errors import CatalogCacheError, RegistryInputError
+from .suites.gemstones import naming
+from .suites.gemstones.build import PAPER_SETS
 from .user_cache import CACHE_ENV_VAR, refreshed_catalog_path
 
 EMBEDDED_CATALOG = ("catalog", "gemstones.parquet")

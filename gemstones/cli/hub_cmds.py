@@ -94,7 +94,7 @@ def _design_rows(name: str, catalog: Any):
         selected = select_rows(load_design(name), catalog)
         frame = getattr(selected, "frame", selected)
         return frame.unique(subset=["repo_id", "revision"], maintain_order=True)
-    from registry.build import PAPER_SETS
+    from registry.suites.gemstones.build import PAPER_SETS
 
     if name not in PAPER_SETS:
         raise GemstonesInputError(
@@ -137,7 +137,7 @@ def refresh_command(
     command exits 1. Nothing is written when no repository could be read.
     """
     from registry.catalog import load_catalog
-    from registry.hub_refs import RefreshIncompleteError, refresh_catalog
+    from registry.hub.refs import RefreshIncompleteError, refresh_catalog
 
     catalog = load_catalog(on_bad_cache="raise")  # never overwrite a cache the user must look at
     repos = catalog.frame["repo_id"].n_unique()
@@ -207,7 +207,7 @@ def verify_command(
 
     Reads each branch's file metadata (sizes, LFS sha256). Exits 1 when a problem is found.
     """
-    from registry.hub_verify import verify_checkpoints
+    from registry.hub.verify import verify_checkpoints
 
     filters = {"variant": variant, "width": width, "depth": depth, "shape": shape,
                "min_tokens": min_tokens, "max_tokens": max_tokens, "in_set": in_set}  # fmt: skip
@@ -272,13 +272,13 @@ def download_command(
     Select by the `registry list` filters or by --design. --dry-run prints the count and total bytes
     (exact from the Hub, or estimated from the catalog when the Hub is not reachable).
     """
-    from registry.hub_download import (
+    from registry.hub.download import (
         DownloadEstimate,
         DownloadPlan,
         download_checkpoints,
         format_bytes,
     )
-    from registry.hub_files import parse_files_choice
+    from registry.hub.files import parse_files_choice
 
     categories = parse_files_choice(files)
     limit = parse_size(max_bytes) if max_bytes is not None else None

@@ -44,9 +44,10 @@ from typing import Any
 
 import polars as pl
 
-from .atomic import write_json_atomic
-from .errors import HubError, RegistryInputError
-from .hub_client import (
+from ..atomic import write_json_atomic
+from ..errors import HubError, RegistryInputError
+from ..user_cache import user_cache_dir
+from .client import (
     HubTarget,
     HubUnreachableError,
     default_hub_cache,
@@ -57,7 +58,7 @@ from .hub_client import (
     require_commit_id,
     require_online,
 )
-from .hub_files import (
+from .files import (
     RemoteFile,
     categorize,
     check_safe_repo_path,
@@ -65,9 +66,8 @@ from .hub_files import (
     is_pickle,
     sha256_of_file,
 )
-from .hub_refs import list_branches
-from .hub_verify import list_branch_files
-from .user_cache import user_cache_dir
+from .refs import list_branches
+from .verify import list_branch_files
 
 #: Bytes per parameter assumed by offline estimates. The Gemstones weights are assumed to be stored as
 #: float32 safetensors (4 bytes/parameter); a bfloat16 upload would be half. This is an assumption, not

@@ -23,8 +23,8 @@ from typing import Any, Literal
 
 import polars as pl
 
-from .errors import HubAnswerError
-from .hub_client import (
+from ..errors import HubAnswerError
+from .client import (
     HubTarget,
     hub_answer,
     hub_api,
@@ -36,8 +36,8 @@ from .hub_client import (
     require_commit_id,
     require_online,
 )
-from .hub_files import RemoteFile, is_pickle, safetensors_shards_missing
-from .hub_refs import list_branches
+from .files import RemoteFile, is_pickle, safetensors_shards_missing
+from .refs import list_branches
 
 ProblemKind = Literal[
     "missing_repo",
@@ -122,7 +122,7 @@ def list_branch_files(target: HubTarget, repo_id: str, revision: str) -> tuple[R
     Raises:
         HubAnswerError: the listing is not JSON or has the wrong shape, or a file entry lacks a
             string path, a non-negative size, a 40-hex oid or (for LFS files) a 64-hex sha256.
-        HubError: the request failed (see :func:`registry.hub_client.hub_errors`).
+        HubError: the request failed (see :func:`registry.hub.client.hub_errors`).
     """
     from huggingface_hub.hf_api import RepoFile
 

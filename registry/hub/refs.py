@@ -33,10 +33,10 @@ from typing import Any
 
 import polars as pl
 
-from . import naming
-from .atomic import write_json_atomic, write_parquet_atomic
-from .errors import HubAnswerError, HubError, RegistryInputError
-from .hub_client import (
+from ..atomic import write_json_atomic, write_parquet_atomic
+from ..errors import HubAnswerError, HubError, RegistryInputError
+from ..suites.gemstones import naming
+from .client import (
     HubTarget,
     HubUnreachableError,
     get_json,
@@ -407,7 +407,7 @@ def refresh_catalog(
     refreshed, report = reconcile(catalog, branches, listed, unverified)
     catalog_path = report_path = None
     if write:
-        from .user_cache import refreshed_catalog_path
+        from ..user_cache import refreshed_catalog_path
 
         catalog_path = destination or refreshed_catalog_path()
         write_parquet_atomic(refreshed, catalog_path)

@@ -1,6 +1,6 @@
 """Build the checkpoint catalog from the upstream tables copied into ``data/upstream/gemstones``.
 
-Reproducible: ``python -m registry.build`` rewrites ``data/catalog/gemstones.parquet`` from the files in
+Reproducible: ``python -m registry.suites.gemstones.build`` rewrites ``data/catalog/gemstones.parquet`` from the files in
 the repository alone, and a test rebuilds it and compares it with the committed copy.
 
 Sources (all from the MIT-licensed Gemstones paper repository; see data/README.md):
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import polars as pl
 
+from ...atomic import write_parquet_atomic
+from ...embedded import embedded_path
 from . import architecture as arch
 from . import naming
-from .atomic import write_parquet_atomic
-from .embedded import embedded_path
 
 #: The paper's fitting sets (upstream file names ``wandb_df_for_fitting_<set>.jsonl``), in a fixed order.
 PAPER_SETS: tuple[str, ...] = (

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import RegistryInputError
+from ...errors import RegistryInputError
 
 SUITE = "gemstones"
 ORGANISATION = "tomg-group-umd"

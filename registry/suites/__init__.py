@@ -1,0 +1,1 @@
+"""Checkpoint suites: one folder per suite (naming, architecture arithmetic, catalog builder)."""
