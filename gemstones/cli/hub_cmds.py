@@ -30,6 +30,7 @@ from .selection import (
     WidthOption,
     select_from_catalog,
 )
+from .suites_cmds import SuiteOption
 
 _SIZE_UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 10**9, "GB": 10**9,
                "T": 10**12, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}  # fmt: skip
@@ -68,13 +69,19 @@ def _stderr_console():
     return Console(stderr=True)
 
 
-def _select_rows(design: str | None, filters: dict[str, str | None]):
-    """Rows of the current catalog chosen by ``--design`` or by the ``registry list`` filters."""
+def _select_rows(design: str | None, filters: dict[str, str | None], suite: str = "gemstones"):
+    """Rows of the suite's current catalog chosen by ``--design`` or by the ``registry list`` filters."""
     from registry.catalog import load_catalog
+    from registry.suites import DEFAULT_SUITE, get_suite
 
-    catalog = load_catalog()
+    catalog = load_catalog(suite=suite)
     if design is None:
         return select_from_catalog(catalog, **filters).frame
+    if get_suite(suite).name != DEFAULT_SUITE:
+        raise GemstonesInputError(
+            f"--design selects Gemstones checkpoints; it cannot be combined with --suite {suite} "
+            "(use the --variant/--shape/... filters)"
+        )
     if any(value is not None for value in filters.values()):
         raise GemstonesInputError(
             "--design cannot be combined with --variant/--width/--depth/... filters"
@@ -128,6 +135,7 @@ def refresh_command(
     as_json: JsonOption = False,
     workers: WorkersOption = 4,
     endpoint: EndpointOption = None,
+    suite: SuiteOption = "gemstones",
 ) -> None:
     """List the suite's repositories and branches on the Hub, pin every checkpoint to its commit.
 
@@ -139,7 +147,7 @@ def refresh_command(
     from registry.catalog import load_catalog
     from registry.hub.refs import RefreshIncompleteError, refresh_catalog
 
-    catalog = load_catalog(on_bad_cache="raise")  # never overwrite a cache the user must look at
+    catalog = load_catalog(suite=suite, on_bad_cache="raise")  # never overwrite a cache to look at
     repos = catalog.frame["repo_id"].n_unique()
     progress, task = _progress(repos, "branches")
     incomplete: RefreshIncompleteError | None = None
@@ -150,6 +158,7 @@ def refresh_command(
                 endpoint=endpoint,
                 max_workers=workers,
                 on_repo_done=lambda _repo: progress.advance(task),
+                suite=suite,
             )
         except RefreshIncompleteError as error:
             incomplete, result = error, error.result
@@ -202,6 +211,7 @@ def verify_command(
     as_json: JsonOption = False,
     workers: WorkersOption = 4,
     endpoint: EndpointOption = None,
+    suite: SuiteOption = "gemstones",
 ) -> None:
     """Check the selected checkpoints on the Hub: branches present, weights present, no duplicates.
 
@@ -211,7 +221,7 @@ def verify_command(
 
     filters = {"variant": variant, "width": width, "depth": depth, "shape": shape,
                "min_tokens": min_tokens, "max_tokens": max_tokens, "in_set": in_set}  # fmt: skip
-    rows = _select_rows(design, filters)
+    rows = _select_rows(design, filters, suite)
     progress, task = _progress(rows.height, "checkpoints")
     with progress:
         report = verify_checkpoints(
@@ -226,6 +236,10 @@ def verify_command(
         typer.echo(f"checked {report.checked} checkpoints: {len(report.problems)} problem(s)")
         for problem in report.problems:
             typer.echo(f"  {problem.kind:<18} {problem.checkpoint}  {problem.detail}")
+        for group in report.expected_duplicate_groups:
+            typer.echo(
+                f"  {'same_init':<18} {', '.join(group)}  (may share weights; not a problem)"
+            )
     if not report.ok:
         raise typer.Exit(code=1)
 
@@ -266,6 +280,7 @@ def download_command(
     as_json: JsonOption = False,
     workers: WorkersOption = 4,
     endpoint: EndpointOption = None,
+    suite: SuiteOption = "gemstones",
 ) -> None:
     """Download a curated subset, pinned to commits, safetensors only, with a manifest of hashes.
 
@@ -284,7 +299,7 @@ def download_command(
     limit = parse_size(max_bytes) if max_bytes is not None else None
     filters = {"variant": variant, "width": width, "depth": depth, "shape": shape,
                "min_tokens": min_tokens, "max_tokens": max_tokens, "in_set": in_set}  # fmt: skip
-    rows = _select_rows(design, filters)
+    rows = _select_rows(design, filters, suite)
     label = f"design {design}" if design else "selection"
     state: dict[str, Any] = {}
 

@@ -10,7 +10,9 @@ file's size and sha256. Problems reported:
 - ``missing_weights``: no ``*.safetensors`` (``pickle_only`` when only pickled weights exist);
 - ``missing_shards``: a sharded checkpoint lacks some ``model-0000i-of-0000n.safetensors``;
 - ``duplicate_weights``: different checkpoints serve byte-identical safetensors (same sha256s), the
-  classic broken-branch failure of checkpoint suites.
+  classic broken-branch failure of checkpoint suites. A group whose checkpoints the suite declares
+  may share weights (:meth:`registry.suites.Suite.shared_weights_key`, e.g. Pythia's ``step0`` of a
+  size and its deduped twin) is listed as expected instead.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, Literal
 import polars as pl
 
 from ..errors import HubAnswerError
+from ..suites import suite_of_repo
 from .client import (
     HubTarget,
     hub_answer,
@@ -87,13 +90,15 @@ class VerifyReport:
         checked: Checkpoints examined.
         listings: Files found per checkpoint that exists.
         problems: Everything wrong, one entry per (kind, checkpoint).
-        duplicate_groups: Sets of checkpoints serving identical safetensors.
+        duplicate_groups: Sets of checkpoints serving identical safetensors (problems).
+        expected_duplicate_groups: Identical sets the suite says may share weights (not problems).
     """
 
     checked: int
     listings: tuple[CheckpointListing, ...]
     problems: tuple[Problem, ...]
     duplicate_groups: tuple[tuple[str, ...], ...]
+    expected_duplicate_groups: tuple[tuple[str, ...], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -112,6 +117,7 @@ class VerifyReport:
             "problem_counts": self.counts(),
             "problems": [problem.to_dict() for problem in self.problems],
             "duplicate_groups": [list(group) for group in self.duplicate_groups],
+            "expected_duplicate_groups": [list(g) for g in self.expected_duplicate_groups],
             "weight_bytes": sum(listing.weight_bytes for listing in self.listings),
         }
 
@@ -186,6 +192,16 @@ def find_duplicate_weights(listings: list[CheckpointListing]) -> list[tuple[str,
     return sorted(tuple(sorted(names)) for names in groups.values() if len(names) > 1)
 
 
+def expected_duplicate(group: tuple[str, ...]) -> bool:
+    """True when the suite of every checkpoint in ``group`` says they may share weights (pure)."""
+    keys = set()
+    for checkpoint in group:
+        repo, _, revision = checkpoint.partition("@")
+        suite = suite_of_repo(repo)
+        keys.add(None if suite is None else suite.shared_weights_key(repo, revision))
+    return len(keys) == 1 and None not in keys
+
+
 def verify_checkpoints(
     rows: pl.DataFrame,
     *,
@@ -256,11 +272,13 @@ def verify_checkpoints(
         listings = list(pool.map(listing_of, to_list))
     for listing in listings:
         problems.extend(weight_problems(listing))
-    duplicates = find_duplicate_weights(listings)
+    groups = find_duplicate_weights(listings)
+    duplicates = [group for group in groups if not expected_duplicate(group)]
+    expected = tuple(group for group in groups if expected_duplicate(group))
     for group in duplicates:
         for checkpoint in group:
             others = ", ".join(name for name in group if name != checkpoint)
             problems.append(
                 Problem("duplicate_weights", checkpoint, f"same safetensors as {others}")
             )
-    return VerifyReport(len(triples), tuple(listings), tuple(problems), tuple(duplicates))
+    return VerifyReport(len(triples), tuple(listings), tuple(problems), tuple(duplicates), expected)
