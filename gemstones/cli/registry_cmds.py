@@ -85,7 +85,7 @@ def list_checkpoints(
     )  # fmt: skip
     frame = selected.frame
     chosen = (
-        list(DEFAULT_LIST_COLUMNS)
+        [c for c in DEFAULT_LIST_COLUMNS if c in frame.columns]  # a suite may lack some
         if columns is None
         else (frame.columns if columns == "all" else columns.split(","))
     )
