@@ -47,7 +47,7 @@ def _as_list(value: Any) -> list[Any]:
 def _check_members(name: str, values: Sequence[Any], valid: Sequence[Any]) -> None:
     unknown = [v for v in values if v not in set(valid)]
     if unknown:
-        shown = ", ".join(str(v) for v in valid)
+        shown = ", ".join(str(v) for v in valid) or "none in this suite"
         raise RegistryInputError(f"unknown {name} {unknown[0]!r}; valid {name}s: {shown}")
 
 

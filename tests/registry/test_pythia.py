@@ -250,3 +250,15 @@ def test_download_fetches_and_hashes_pythia_files(pythia_hub, tmp_path):
         local.read_bytes()
         == served[rows["repo_id"].to_list().index(PYTHIA_SERVED_REPOS[0])]["model.safetensors"]
     )
+
+
+def test_a_corrupt_pythia_cache_falls_back_with_the_suite_named(hub_env, caplog):
+    path = refreshed_catalog_path("pythia")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not parquet")
+    catalog = load_catalog(suite="pythia")
+    assert catalog.source == embedded_catalog_path("pythia") and len(catalog) == 2464
+    assert "registry refresh --suite pythia" in caplog.text
+    assert load_catalog().source == embedded_catalog_path()  # Gemstones is not affected
+    with pytest.raises(RegistryInputError, match="valid paper sets: none in this suite"):
+        catalog.select(in_set="hot")
