@@ -62,7 +62,7 @@ def main() -> None:
         paper_token_grid,
     )
     from gemstones.scaling.prescribe import default_edges, time_model_from_catalog
-    from registry.architecture import flops_per_token, parameter_count
+    from registry.suites.gemstones.architecture import flops_per_token, parameter_count
 
     started = time.perf_counter()
     grid = paper_shape_grid()

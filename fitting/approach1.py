@@ -5,7 +5,7 @@ place every checkpoint at (log resource, log loss), where the resource is traini
 hours); keep the efficient ones, those on the lower convex hull (or, alternatively, the minimiser of
 each log-spaced resource bucket); and regress log params, log tokens and log tokens-per-parameter on
 log resource by least squares. The paper's published lines use natural logs and its own FLOPs
-accounting (``registry.architecture.flops_per_token(width, depth) * tokens``); that accounting is
+accounting (``registry.suites.gemstones.architecture.flops_per_token(width, depth) * tokens``); that accounting is
 passed in here as numbers: this package never computes FLOPs itself.
 """
 

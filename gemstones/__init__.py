@@ -25,7 +25,7 @@ _enable_compilation_cache()
 _EXPORTS: dict[str, tuple[str, ...]] = {
     # the checkpoint catalog (registry/)
     "registry.catalog": ("Catalog", "load_catalog"),
-    "registry.architecture": ("parameter_count", "non_embedding_parameter_count", "flops_per_token"),
+    "registry.suites.gemstones.architecture": ("parameter_count", "non_embedding_parameter_count", "flops_per_token"),
     "gemstones.downloads": ("download_subset",),
     # designs, fits, result files
     "gemstones.scaling.designs": ("Design", "DesignFit", "load_design", "list_designs", "select_rows", "design_table", "fit_design"),

@@ -1,6 +1,7 @@
 """Download curated subsets of the Gemstones suite from a notebook or script.
 
-A thin layer over :func:`registry.hub_download.download_checkpoints` that accepts what users hold:
+A thin layer over :func:`registry.hub.download.download_checkpoints` that accepts what users hold
+(of any suite: ``suite="pythia"`` selects from the Pythia catalog):
 a :class:`registry.catalog.Catalog`, a polars frame of catalog rows, or nothing (then the filters
 of ``Catalog.select`` apply to the current catalog)::
 
@@ -20,13 +21,13 @@ from typing import Any
 import polars as pl
 
 from registry.catalog import Catalog, load_catalog
-from registry.hub_download import (
+from registry.hub.download import (
     DownloadEstimate,
     DownloadPlan,
     DownloadResult,
     download_checkpoints,
 )
-from registry.hub_files import parse_files_choice
+from registry.hub.files import parse_files_choice
 
 
 def download_subset(
@@ -39,6 +40,7 @@ def download_subset(
     allow_pickle: bool = False,
     max_workers: int = 4,
     endpoint: str | None = None,
+    suite: str | None = None,
     **filters: Any,
 ) -> DownloadEstimate | DownloadPlan | DownloadResult:
     """Plan or perform the download of a subset of checkpoints.
@@ -52,13 +54,15 @@ def download_subset(
         allow_pickle: Accept pickled weights when a checkpoint has no safetensors.
         max_workers: Concurrent downloads.
         endpoint: Hub URL (default ``HF_ENDPOINT`` or https://huggingface.co).
+        suite: The suite whose current catalog ``filters`` narrow when ``selection`` is None
+            (default Gemstones; e.g. ``"pythia"``).
         **filters: Keyword filters of ``Catalog.select`` (variant, width, depth, min_tokens, ...).
 
     Returns:
         DownloadEstimate or DownloadPlan for dry runs, DownloadResult (with the manifest path) otherwise.
     """
     if selection is None:
-        selection = load_catalog()
+        selection = load_catalog(suite=suite)
     if isinstance(selection, Catalog):
         selection = selection.select(**filters).frame if filters else selection.frame
     elif filters:

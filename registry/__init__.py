@@ -1,1 +1,1 @@
-"""The Gemstones checkpoint catalog: schema, builder, embedded copy, queries, naming rules, Hub."""
+"""The checkpoint catalogs: schema, queries, suites (Gemstones, Pythia: naming, architecture, builders), Hub."""

@@ -21,10 +21,9 @@ from typing import Any, Literal
 
 import polars as pl
 
-from . import naming
-from .build import PAPER_SETS
 from .embedded import embedded_path
 from .errors import CatalogCacheError, RegistryInputError
+from .suites import DEFAULT_SUITE, Suite, get_suite, suite_of_repo
 from .user_cache import CACHE_ENV_VAR, refreshed_catalog_path
 
 EMBEDDED_CATALOG = ("catalog", "gemstones.parquet")
@@ -38,9 +37,11 @@ _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 _log = logging.getLogger(__name__)
 
 
-def embedded_catalog_path() -> Path:
-    """Path of the catalog shipped with the package."""
-    return embedded_path(*EMBEDDED_CATALOG)
+def embedded_catalog_path(suite: str | None = None) -> Path:
+    """Path of the catalog shipped with the package for ``suite`` (default: Gemstones)."""
+    if suite is None or suite == DEFAULT_SUITE:
+        return embedded_path(*EMBEDDED_CATALOG)
+    return get_suite(suite).embedded_catalog_path()
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -52,7 +53,7 @@ def _as_list(value: Any) -> list[Any]:
 def _check_members(name: str, values: Sequence[Any], valid: Sequence[Any]) -> None:
     unknown = [v for v in values if v not in set(valid)]
     if unknown:
-        shown = ", ".join(str(v) for v in valid)
+        shown = ", ".join(str(v) for v in valid) or "none in this suite"
         raise RegistryInputError(f"unknown {name} {unknown[0]!r}; valid {name}s: {shown}")
 
 
@@ -93,6 +94,41 @@ class Catalog:
         """The rows as a pandas DataFrame (``in_paper_sets`` becomes a column of lists)."""
         return self.frame.to_pandas()
 
+    @property
+    def suites(self) -> tuple[Suite, ...]:
+        """The suites whose rows this catalog holds (its ``suite`` column); Gemstones if it has none."""
+        names = (
+            self.frame["suite"].unique(maintain_order=True).to_list()
+            if "suite" in self.frame.columns and self.frame.height
+            else []
+        )
+        return tuple(get_suite(name) for name in names) or (get_suite(DEFAULT_SUITE),)
+
+    def _variants(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(v for suite in self.suites for v in suite.variants))
+
+    def _paper_sets(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s for suite in self.suites for s in suite.paper_sets))
+
+    def _suite_for(self, repo: str) -> Suite:
+        """The suite of this catalog that names ``repo``; its first suite when none does.
+
+        Raises:
+            RegistryInputError: ``repo`` belongs to a registered suite this catalog does not hold.
+        """
+        suites = self.suites
+        owner = next((suite for suite in suites if suite.owns_repo(repo.partition("@")[0])), None)
+        if owner is not None:
+            return owner
+        other = suite_of_repo(repo.partition("@")[0])
+        if other is not None:
+            raise RegistryInputError(
+                f"{repo.partition('@')[0]!r} is a {other.name} checkpoint, not in this "
+                f"{'/'.join(s.name for s in suites)} catalog; use load_catalog(suite={other.name!r}) "
+                f"(or --suite {other.name})"
+            )
+        return suites[0]
+
     def _with(self, frame: pl.DataFrame) -> Catalog:
         return Catalog(frame=frame, source=self.source)
 
@@ -112,7 +148,8 @@ class Catalog:
         """Return the checkpoints matching every given filter.
 
         Args:
-            variant: ``main``, ``lr_ablation`` or ``cooldown`` (or several).
+            variant: one of the suite's variants (Gemstones: ``main``, ``lr_ablation`` or
+                ``cooldown``; Pythia: ``standard`` or ``deduped``), or several.
             width, depth, shape, step: exact values (or lists of them).
             min_tokens, max_tokens: inclusive bounds on tokens seen.
             in_set: membership in one of the paper's fitting sets (any of several).
@@ -124,7 +161,7 @@ class Catalog:
         conditions: list[pl.Expr] = []
         if variant is not None:
             variants = _as_list(variant)
-            _check_members("variant", variants, naming.VARIANTS)
+            _check_members("variant", variants, self._variants())
             conditions.append(pl.col("variant").is_in(variants))
         if width is not None:
             conditions.append(pl.col("width").is_in(_as_list(width)))
@@ -146,7 +183,7 @@ class Catalog:
             conditions.append(pl.col("step").is_in(_as_list(step)))
         if in_set is not None:
             sets = _as_list(in_set)
-            _check_members("paper set", sets, PAPER_SETS)
+            _check_members("paper set", sets, self._paper_sets())
             conditions.append(
                 pl.col("in_paper_sets").list.eval(pl.element().is_in(sets)).list.any()
             )
@@ -163,7 +200,8 @@ class Catalog:
             RegistryInputError: malformed id, unknown repository, or unknown revision (with the
                 closest revisions of that repository as suggestions).
         """
-        repo, revision = naming.split_checkpoint_id(checkpoint)
+        suite = self._suite_for(checkpoint)
+        repo, revision = suite.split_checkpoint_id(checkpoint)
         in_repo = self.frame.filter(pl.col("repo_id") == repo)
         if in_repo.is_empty():
             repos = self.frame["repo_id"].unique().sort().to_list()
@@ -175,9 +213,11 @@ class Catalog:
             )
             raise RegistryInputError(f"unknown repository {repo!r}{hint}")
         row = in_repo.filter(pl.col("revision") == revision)
+        if row.is_empty() and revision == "main" and suite.main_alias is not None:
+            row = in_repo.filter(pl.col("revision") == suite.main_alias)
         if row.is_empty():
             revisions = in_repo["revision"].to_list()
-            close = _nearest_revisions(in_repo, revision)
+            close = _nearest_revisions(in_repo, revision, suite)
             raise RegistryInputError(
                 f"{repo} has no checkpoint {revision!r}; closest: {', '.join(close)} "
                 f"({len(revisions)} revisions, {revisions[0]} .. {revisions[-1]})"
@@ -188,7 +228,7 @@ class Catalog:
         """Summary counts: checkpoints, per variant, shapes, repositories."""
         per_variant = {
             variant: self.frame.filter(pl.col("variant") == variant).height
-            for variant in naming.VARIANTS
+            for variant in self._variants()
         }
         return {
             "checkpoints": self.frame.height,
@@ -196,7 +236,7 @@ class Catalog:
             "shapes": self.frame["shape"].n_unique(),
             "shapes_per_variant": {
                 variant: self.frame.filter(pl.col("variant") == variant)["shape"].n_unique()
-                for variant in naming.VARIANTS
+                for variant in self._variants()
             },
             "repositories": self.frame["repo_id"].n_unique(),
             "pinned": int(self.frame["commit"].is_not_null().sum()),
@@ -212,9 +252,11 @@ def measurement_columns(frame: pl.DataFrame) -> list[str]:
     ]
 
 
-def _nearest_revisions(rows: pl.DataFrame, revision: str, count: int = 3) -> list[str]:
+def _nearest_revisions(
+    rows: pl.DataFrame, revision: str, suite: Suite, count: int = 3
+) -> list[str]:
     """The ``count`` revisions of ``rows`` whose step is closest to the one ``revision`` names."""
-    step, _ = naming.parse_revision(revision)
+    step, _ = suite.parse_revision(revision)
     if step is None:
         return rows["revision"].head(count).to_list()
     nearest = rows.with_columns(distance=(pl.col("step") - step).abs()).sort("distance").head(count)
@@ -226,11 +268,11 @@ def read_catalog(path: Path) -> Catalog:
     return Catalog(frame=pl.read_parquet(path), source=Path(path))
 
 
-def check_refreshed_catalog(path: Path) -> Catalog:
+def check_refreshed_catalog(path: Path, suite: str | None = None) -> Catalog:
     """Read the refreshed catalog of the user cache, refusing one that cannot be trusted.
 
-    It must be a readable parquet file with exactly the embedded catalog's columns and types, and
-    every ``commit`` must be null or 40 hexadecimal characters.
+    It must be a readable parquet file with exactly the columns and types of the suite's embedded
+    catalog (default: Gemstones), and every ``commit`` must be null or 40 hexadecimal characters.
 
     Raises:
         CatalogCacheError: the message names the file, what is wrong and how to reset it.
@@ -244,9 +286,9 @@ def check_refreshed_catalog(path: Path) -> Catalog:
     ) as error:  # polars panics on some corrupt files
         detail = str(error).strip().splitlines()[0][:120] if str(error).strip() else ""
         raise CatalogCacheError(
-            _cache_problem(path, f"not a readable parquet file ({detail})")
+            _cache_problem(path, f"not a readable parquet file ({detail})", suite)
         ) from None
-    expected = pl.read_parquet_schema(embedded_catalog_path())
+    expected = pl.read_parquet_schema(embedded_catalog_path(suite))
     if dict(frame.schema) != dict(expected):
         missing = [c for c in expected if c not in frame.schema]
         extra = [c for c in frame.schema if c not in expected]
@@ -257,7 +299,9 @@ def check_refreshed_catalog(path: Path) -> Catalog:
             if names
         ]
         raise CatalogCacheError(
-            _cache_problem(path, f"another schema than this version's catalog ({'; '.join(parts)})")
+            _cache_problem(
+                path, f"another schema than this version's catalog ({'; '.join(parts)})", suite
+            )
         )
     bad = frame.filter(
         pl.col("commit").is_not_null() & ~pl.col("commit").str.contains(_COMMIT_RE.pattern)
@@ -267,47 +311,57 @@ def check_refreshed_catalog(path: Path) -> Catalog:
             _cache_problem(
                 path,
                 f"{bad.height} checkpoint(s) pinned to invalid commit ids, e.g. {bad['commit'][0][:50]!r}",
+                suite,
             )
         )
     return Catalog(frame=frame, source=path)
 
 
-def _cache_problem(path: Path, problem: str) -> str:
+def _cache_problem(path: Path, problem: str, suite: str | None = None) -> str:
+    option = "" if suite in (None, DEFAULT_SUITE) else f" --suite {suite}"
     return (
         f"the cached catalog {path} is unusable: {problem}; reset it with `rm {path}` "
-        f"(or point {CACHE_ENV_VAR} elsewhere), then run `gemstones registry refresh` to pin again"
+        f"(or point {CACHE_ENV_VAR} elsewhere), then run `gemstones registry refresh{option}` to pin again"
     )
 
 
 def load_catalog(
     path: Path | None = None,
     *,
+    suite: str | None = None,
     prefer_refreshed: bool = True,
     on_bad_cache: Literal["warn", "raise"] = "warn",
 ) -> Catalog:
     """Load the catalog.
 
     Args:
-        path: an explicit parquet file; when omitted, the refreshed catalog in the user cache
-            (written by ``gemstones registry refresh``) if it exists, else the embedded one.
+        path: an explicit parquet file; when omitted, the suite's refreshed catalog in the user
+            cache (written by ``gemstones registry refresh``) if it exists, else the embedded one.
+        suite: a registered suite (``registry.suites.suite_names()``); default Gemstones.
         prefer_refreshed: set False to always use the embedded catalog.
         on_bad_cache: what to do when the refreshed catalog is corrupt or has another schema:
             ``"warn"`` logs a one-line warning naming the file and how to reset it, then uses the
             embedded catalog (read-only use); ``"raise"`` raises CatalogCacheError (commands that
             would overwrite it).
 
+    Raises:
+        RegistryInputError: an unknown suite (the message lists the registered ones).
+
     Example:
         >>> load_catalog(prefer_refreshed=False).counts()["repositories"]
         62
+        >>> load_catalog(suite="pythia", prefer_refreshed=False).counts()["repositories"]
+        16
     """
+    name = get_suite(suite).name
     if path is not None:
         return read_catalog(Path(path))
-    refreshed = refreshed_catalog_path()
+    refreshed = refreshed_catalog_path(name)
     if prefer_refreshed and refreshed.is_file():
         try:
-            return check_refreshed_catalog(refreshed)
+            return check_refreshed_catalog(refreshed, name)
         except CatalogCacheError as problem:
             if on_bad_cache == "raise":
                 raise
             _log.warning("warning: %s; using the embedded catalog (not pinned) meanwhile", problem)
-    return read_catalog(embedded_catalog_path())
+    return read_catalog(embedded_catalog_path(name))

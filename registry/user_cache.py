@@ -22,6 +22,9 @@ def user_cache_dir() -> Path:
     return base / "gemstones"
 
 
-def refreshed_catalog_path() -> Path:
-    """Return where ``gemstones registry refresh`` writes the refreshed catalog (may not exist)."""
-    return user_cache_dir() / "catalog" / "gemstones.parquet"
+def refreshed_catalog_path(suite: str = "gemstones") -> Path:
+    """Return where ``gemstones registry refresh [--suite NAME]`` writes a suite's refreshed catalog.
+
+    ``catalog/<suite>.parquet`` under :func:`user_cache_dir` (may not exist).
+    """
+    return user_cache_dir() / "catalog" / f"{suite}.parquet"

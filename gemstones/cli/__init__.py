@@ -38,6 +38,7 @@ from . import (  # noqa: F401
     registry_cmds,
     rsweep_cmds,
     snr_cmds,
+    suites_cmds,
     ttc_cmds,
     validate_cmds,
 )

@@ -22,6 +22,11 @@ registry_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=PLAIN_HELP,
 )
+suites_app = typer.Typer(
+    help="List and show the checkpoint suites (gemstones, pythia, ...).",
+    no_args_is_help=True,
+    rich_markup_mode=PLAIN_HELP,
+)
 designs_app = typer.Typer(
     help="List and show the built-in fit designs.",
     no_args_is_help=True,
@@ -42,6 +47,7 @@ recurrent_app = typer.Typer(
 )
 
 app.add_typer(registry_app, name="registry")
+app.add_typer(suites_app, name="suites")
 app.add_typer(designs_app, name="designs")
 app.add_typer(snr_app, name="snr")
 app.add_typer(ttc_app, name="ttc")

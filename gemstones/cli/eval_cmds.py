@@ -221,7 +221,7 @@ def _progress() -> Any:
 def _print_estimate(estimate: Any, fmt: TableFormat) -> None:
     import polars as pl
 
-    from registry.hub_download import format_bytes
+    from registry.hub.download import format_bytes
 
     if fmt is TableFormat.json:
         typer.echo(dumps_json(estimate.to_dict()))
@@ -287,7 +287,7 @@ def _evaluate_folder(
 def _dry_run(rows: pl.DataFrame, metric: Any, data: Any, settings: Any, store: Any) -> Any:
     """The sweep's estimate: exact from the Hub when it answers, else from the catalog."""
     from gemstones.evaluate.sweep import estimate_sweep, plan_units
-    from registry.hub_client import HubUnreachableError
+    from registry.hub.client import HubUnreachableError
 
     try:
         units, plan = plan_units(rows, metric, settings)

@@ -30,6 +30,7 @@ from .selection import (
     WidthOption,
     select_from_catalog,
 )
+from .suites_cmds import SuiteOption
 
 _SIZE_UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 10**9, "GB": 10**9,
                "T": 10**12, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}  # fmt: skip
@@ -68,13 +69,19 @@ def _stderr_console():
     return Console(stderr=True)
 
 
-def _select_rows(design: str | None, filters: dict[str, str | None]):
-    """Rows of the current catalog chosen by ``--design`` or by the ``registry list`` filters."""
+def _select_rows(design: str | None, filters: dict[str, str | None], suite: str = "gemstones"):
+    """Rows of the suite's current catalog chosen by ``--design`` or by the ``registry list`` filters."""
     from registry.catalog import load_catalog
+    from registry.suites import DEFAULT_SUITE, get_suite
 
-    catalog = load_catalog()
+    catalog = load_catalog(suite=suite)
     if design is None:
         return select_from_catalog(catalog, **filters).frame
+    if get_suite(suite).name != DEFAULT_SUITE:
+        raise GemstonesInputError(
+            f"--design selects Gemstones checkpoints; it cannot be combined with --suite {suite} "
+            "(use the --variant/--shape/... filters)"
+        )
     if any(value is not None for value in filters.values()):
         raise GemstonesInputError(
             "--design cannot be combined with --variant/--width/--depth/... filters"
@@ -97,7 +104,7 @@ def _design_rows(name: str, catalog: Any):
         selected = select_rows(load_design(name), catalog)
         frame = getattr(selected, "frame", selected)
         return frame.unique(subset=["repo_id", "revision"], maintain_order=True)
-    from registry.build import PAPER_SETS
+    from registry.suites.gemstones.build import PAPER_SETS
 
     if name not in PAPER_SETS:
         raise GemstonesInputError(
@@ -131,6 +138,7 @@ def refresh_command(
     as_json: JsonOption = False,
     workers: WorkersOption = 4,
     endpoint: EndpointOption = None,
+    suite: SuiteOption = "gemstones",
 ) -> None:
     """List the suite's repositories and branches on the Hub, pin every checkpoint to its commit.
 
@@ -140,9 +148,9 @@ def refresh_command(
     command exits 1. Nothing is written when no repository could be read.
     """
     from registry.catalog import load_catalog
-    from registry.hub_refs import RefreshIncompleteError, refresh_catalog
+    from registry.hub.refs import RefreshIncompleteError, refresh_catalog
 
-    catalog = load_catalog(on_bad_cache="raise")  # never overwrite a cache the user must look at
+    catalog = load_catalog(suite=suite, on_bad_cache="raise")  # never overwrite a cache to look at
     repos = catalog.frame["repo_id"].n_unique()
     progress, task = _progress(repos, "branches")
     incomplete: RefreshIncompleteError | None = None
@@ -153,6 +161,7 @@ def refresh_command(
                 endpoint=endpoint,
                 max_workers=workers,
                 on_repo_done=lambda _repo: progress.advance(task),
+                suite=suite,
             )
         except RefreshIncompleteError as error:
             incomplete, result = error, error.result
@@ -205,16 +214,17 @@ def verify_command(
     as_json: JsonOption = False,
     workers: WorkersOption = 4,
     endpoint: EndpointOption = None,
+    suite: SuiteOption = "gemstones",
 ) -> None:
     """Check the selected checkpoints on the Hub: branches present, weights present, no duplicates.
 
     Reads each branch's file metadata (sizes, LFS sha256). Exits 1 when a problem is found.
     """
-    from registry.hub_verify import verify_checkpoints
+    from registry.hub.verify import verify_checkpoints
 
     filters = {"variant": variant, "width": width, "depth": depth, "shape": shape,
                "min_tokens": min_tokens, "max_tokens": max_tokens, "in_set": in_set}  # fmt: skip
-    rows = _select_rows(design, filters)
+    rows = _select_rows(design, filters, suite)
     progress, task = _progress(rows.height, "checkpoints")
     with progress:
         report = verify_checkpoints(
@@ -229,6 +239,10 @@ def verify_command(
         typer.echo(f"checked {report.checked} checkpoints: {len(report.problems)} problem(s)")
         for problem in report.problems:
             typer.echo(f"  {problem.kind:<18} {problem.checkpoint}  {problem.detail}")
+        for group in report.expected_duplicate_groups:
+            typer.echo(
+                f"  {'same_init':<18} {', '.join(group)}  (may share weights; not a problem)"
+            )
     if not report.ok:
         raise typer.Exit(code=1)
 
@@ -269,25 +283,26 @@ def download_command(
     as_json: JsonOption = False,
     workers: WorkersOption = 4,
     endpoint: EndpointOption = None,
+    suite: SuiteOption = "gemstones",
 ) -> None:
     """Download a curated subset, pinned to commits, safetensors only, with a manifest of hashes.
 
     Select by the `registry list` filters or by --design. --dry-run prints the count and total bytes
     (exact from the Hub, or estimated from the catalog when the Hub is not reachable).
     """
-    from registry.hub_download import (
+    from registry.hub.download import (
         DownloadEstimate,
         DownloadPlan,
         download_checkpoints,
         format_bytes,
     )
-    from registry.hub_files import parse_files_choice
+    from registry.hub.files import parse_files_choice
 
     categories = parse_files_choice(files)
     limit = parse_size(max_bytes) if max_bytes is not None else None
     filters = {"variant": variant, "width": width, "depth": depth, "shape": shape,
                "min_tokens": min_tokens, "max_tokens": max_tokens, "in_set": in_set}  # fmt: skip
-    rows = _select_rows(design, filters)
+    rows = _select_rows(design, filters, suite)
     label = f"design {design}" if design else "selection"
     state: dict[str, Any] = {}
 

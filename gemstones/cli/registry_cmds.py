@@ -18,6 +18,7 @@ from .selection import (
     WidthOption,
     select_from_catalog,
 )
+from .suites_cmds import SuiteOption
 
 if TYPE_CHECKING:  # imported where used: `gemstones --help` stays fast
     import polars as pl
@@ -69,8 +70,9 @@ def list_checkpoints(
         typer.Option("--limit", help=f"Show at most this many rows (1 to {MAX_LIMIT:,})."),
     ] = None,
     fmt: FormatOption = TableFormat.table,
+    suite: SuiteOption = "gemstones",
 ) -> None:
-    """List checkpoints matching the filters."""
+    """List checkpoints matching the filters (of the Gemstones suite unless --suite)."""
     if limit is not None and not 1 <= limit <= MAX_LIMIT:
         from registry.errors import RegistryInputError
 
@@ -78,12 +80,12 @@ def list_checkpoints(
     from registry.catalog import load_catalog
 
     selected = select_from_catalog(
-        load_catalog(), variant=variant, width=width, depth=depth, shape=shape,
+        load_catalog(suite=suite), variant=variant, width=width, depth=depth, shape=shape,
         min_tokens=min_tokens, max_tokens=max_tokens, in_set=in_set,
     )  # fmt: skip
     frame = selected.frame
     chosen = (
-        list(DEFAULT_LIST_COLUMNS)
+        [c for c in DEFAULT_LIST_COLUMNS if c in frame.columns]  # a suite may lack some
         if columns is None
         else (frame.columns if columns == "all" else columns.split(","))
     )
@@ -105,13 +107,23 @@ def show_checkpoint(
         ),
     ],
     fmt: FormatOption = TableFormat.table,
+    suite: Annotated[
+        str | None,
+        typer.Option(
+            "--suite", help="The checkpoint's suite (default: the one its repo id names)."
+        ),
+    ] = None,
 ) -> None:
-    """Show every recorded fact about one checkpoint."""
+    """Show every recorded fact about one checkpoint (of any suite: its repo id names it)."""
     import polars as pl
 
     from registry.catalog import load_catalog
+    from registry.suites import suite_of_repo
 
-    row = load_catalog().get(checkpoint)
+    if suite is None:
+        owner = suite_of_repo(checkpoint.partition("@")[0])
+        suite = owner.name if owner is not None else None
+    row = load_catalog(suite=suite).get(checkpoint)
     if fmt is TableFormat.json:
         typer.echo(dumps_json(row))
     elif fmt is TableFormat.csv:
@@ -123,13 +135,13 @@ def show_checkpoint(
 
 
 @registry_app.command("stats")
-def stats(fmt: FormatOption = TableFormat.table) -> None:
+def stats(fmt: FormatOption = TableFormat.table, suite: SuiteOption = "gemstones") -> None:
     """Count checkpoints, checkpoints per variant, shapes and repositories."""
     import polars as pl
 
     from registry.catalog import load_catalog
 
-    catalog = load_catalog()
+    catalog = load_catalog(suite=suite)
     counts = catalog.counts()
     counts["source"] = str(catalog.source)
     if fmt is TableFormat.json:

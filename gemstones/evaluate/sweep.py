@@ -2,11 +2,11 @@
 
 A sweep turns catalog rows into :class:`EvalUnit` s, one per (repository, commit, metric set):
 
-1. **Pin and plan.** The pinned downloader (:func:`registry.hub_download.plan_download`) resolves each
+1. **Pin and plan.** The pinned downloader (:func:`registry.hub.download.plan_download`) resolves each
    row to its commit and lists the exact files (config, tokenizer, safetensors weights) and sizes.
 2. **Skip what is done.** A unit whose result file exists in the :class:`ResultStore` is not run.
 3. **Run.** Each unit (on any :mod:`gemstones.execute` executor) downloads its files through
-   :func:`registry.hub_download.execute_download` (hash-checked, resumable), loads the model
+   :func:`registry.hub.download.execute_download` (hash-checked, resumable), loads the model
    (:func:`gemstones.models.load_model`), measures the metric
    (:mod:`gemstones.evaluate.metrics`) and returns a record; with ``keep_weights=False`` it deletes
    the weights it fetched (never files that were in the cache before).
@@ -43,8 +43,8 @@ import polars as pl
 
 from gemstones.errors import GemstonesInputError
 from gemstones.execute import DEFAULT_RESOURCES, Executor, Resources, RunSummary, run_units
-from registry.hub_client import default_hub_cache, hub_target
-from registry.hub_download import (
+from registry.hub.client import default_hub_cache, hub_target
+from registry.hub.download import (
     DownloadPlan,
     PlannedFile,
     estimate_download,
@@ -418,9 +418,9 @@ def estimate_sweep(
     """Size a sweep: exact bytes from a Hub ``plan`` when given, else catalog estimates.
 
     FLOPs = forward FLOPs per token of each checkpoint's shape at the metric's context
-    (:func:`registry.architecture.forward_flops_per_token`) x the estimated tokens.
+    (:func:`registry.suites.gemstones.architecture.forward_flops_per_token`) x the estimated tokens.
     """
-    from registry.architecture import forward_flops_per_token
+    from registry.suites.gemstones.architecture import forward_flops_per_token
 
     tokens = estimate_tokens(metric, data)
     context = int(metric.option_dict.get("context", DEFAULT_CONTEXT))

@@ -61,9 +61,9 @@ import polars as pl
 from fitting.laws import NAMED_LAWS, law_form
 from gemstones.errors import GemstonesInputError
 from gemstones.readers import TABLE_SUFFIXES, numeric_columns, read_table, read_toml_file
-from registry import architecture as arch
 from registry.embedded import embedded_path
 from registry.metrics import EVAL_PREFIX, METRICS, evaluated_column
+from registry.suites.gemstones import architecture as arch
 
 CANONICAL_COLUMNS = (
     "width",

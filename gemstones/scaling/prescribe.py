@@ -23,7 +23,7 @@ import polars as pl
 from numpy.typing import ArrayLike, NDArray
 
 from gemstones.errors import GemstonesInputError
-from registry import architecture as arch
+from registry.suites.gemstones import architecture as arch
 
 RESOURCES = ("flops", "gpu_hours")
 RESOURCE_LABELS = {"flops": "FLOPs", "gpu_hours": "GPU hours"}

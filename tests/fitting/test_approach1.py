@@ -11,8 +11,8 @@ from scipy import stats
 
 from fitting.approach1 import bucket_minimisers, fit_approach1, fit_line, lower_convex_hull
 from fitting.errors import FitInputError
-from registry.architecture import flops_per_token
 from registry.embedded import embedded_path
+from registry.suites.gemstones.architecture import flops_per_token
 
 
 def _published(label: str) -> dict:

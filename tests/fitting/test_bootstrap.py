@@ -140,7 +140,7 @@ def test_intervals_are_wider_by_runs_than_by_points(by_mode):
 
 def test_width_depth_intervals_on_a_few_resamples():
     from fitting.frontier import paper_shape_grid
-    from registry.architecture import flops_per_token, parameter_count
+    from registry.suites.gemstones.architecture import flops_per_token, parameter_count
 
     df = pl.read_ndjson(
         embedded_path("upstream", "gemstones", "wandb_dfs", "wandb_df_for_fitting_hot.jsonl")

@@ -22,8 +22,8 @@ from fitting.frontier import (
     paper_token_grid,
 )
 from fitting.laws import log_prediction
-from registry.architecture import flops_per_token, parameter_count
 from registry.embedded import embedded_path
+from registry.suites.gemstones.architecture import flops_per_token, parameter_count
 
 WDPT = ("width", "depth", "params", "tokens")
 

@@ -11,7 +11,7 @@ from fitting.frontier import (
     paper_shape_grid,
     paper_token_grid,
 )
-from registry.architecture import flops_per_token, parameter_count
+from registry.suites.gemstones.architecture import flops_per_token, parameter_count
 
 VARIABLES = ("width", "depth", "params", "tokens")
 THETA = np.array([1.296, -0.236, 6.477, 10.221, 0.307, 0.507, 0.393, 0.483, 0.6])

@@ -16,8 +16,8 @@ from fitting.prescriptions import (
     fit_power_line,
     params_tokens_grid_optimum,
 )
-from registry.architecture import flops_per_token
 from registry.embedded import embedded_path
+from registry.suites.gemstones.architecture import flops_per_token
 
 BUDGETS = np.geomspace(1e18, 1e26, 17)
 

@@ -16,10 +16,10 @@ from gemstones.scaling.designs import (
     parse_design,
     select_rows,
 )
-from registry import build as registry_build
-from registry.architecture import VOCAB_SIZE
 from registry.catalog import load_catalog
 from registry.embedded import embedded_path
+from registry.suites.gemstones import build as registry_build
+from registry.suites.gemstones.architecture import VOCAB_SIZE
 
 PAPER_SETS = list(registry_build.PAPER_SETS)
 

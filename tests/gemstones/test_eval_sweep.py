@@ -16,8 +16,8 @@ import polars as pl
 import pytest
 
 from gemstones.cli import main
-from registry.architecture import forward_flops_per_token
-from registry.hub_files import categorize
+from registry.hub.files import categorize
+from registry.suites.gemstones.architecture import forward_flops_per_token
 from tests.registry.conftest import prepare_hub_env, served_rows
 from tests.registry.hub_server import FakeHub, HubState, tiny_safetensors
 

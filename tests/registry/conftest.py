@@ -11,12 +11,22 @@ import pytest
 
 from registry.catalog import load_catalog
 
-from .hub_server import FakeHub, FakeRepo, HubState, checkpoint_files
+from .hub_server import FakeHub, FakeRepo, HubState, checkpoint_files, pythia_checkpoint_files
 
 #: The catalog repositories the fake Hub serves (small shapes; three variants).
 SERVED_REPOS = ("tomg-group-umd/Gemstone-768x3", "tomg-group-umd/Gemstone-256x23")
 BRANCHES_PER_REPO = 3
 SECRET_TOKEN = "hf_fixtureSECRETtoken0123456789"
+
+#: The Pythia repositories and branches the Pythia fake Hub serves (``main`` = ``step143000``).
+PYTHIA_SERVED_REPOS = (
+    "EleutherAI/pythia-70m",
+    "EleutherAI/pythia-70m-deduped",
+    "EleutherAI/pythia-160m",
+)
+PYTHIA_SERVED_BRANCHES = ("step0", "step1", "step143000")
+#: Repositories of the EleutherAI organisation that are not in the suite (the listing must drop them).
+PYTHIA_OTHER_REPOS = ("EleutherAI/pythia-70m-v0", "EleutherAI/pythia-160m-seed1")
 
 
 def prepare_hub_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -84,4 +94,52 @@ def running_fake_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
 def fake_hub(hub_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     """A running loopback Hub serving SERVED_REPOS; ``HF_ENDPOINT`` points at it."""
     with running_fake_hub(monkeypatch) as hub:
+        yield hub
+
+
+def pythia_served_rows() -> pl.DataFrame:
+    """The Pythia catalog rows the Pythia fake Hub has branches for (3 repositories x 3 branches)."""
+    frame = load_catalog(suite="pythia", prefer_refreshed=False).frame
+    return frame.filter(
+        pl.col("repo_id").is_in(PYTHIA_SERVED_REPOS)
+        & pl.col("revision").is_in(PYTHIA_SERVED_BRANCHES)
+    )
+
+
+def build_pythia_state() -> HubState:
+    """An ``EleutherAI`` organisation: the served Pythia repositories and two that are not the suite.
+
+    ``step0`` of a size and of its deduped twin hold identical weights (one initialisation), as
+    they may on the real Hub; every other branch has its own weights.
+    """
+    state = HubState()
+    for repo_id in PYTHIA_SERVED_REPOS:
+        repo = state.add_repo(FakeRepo(repo_id))
+        size = repo_id.removeprefix("EleutherAI/pythia-").removesuffix("-deduped")
+        for revision in PYTHIA_SERVED_BRANCHES:
+            seed = sum(map(ord, size)) if revision == "step0" else None
+            repo.add_branch(revision, pythia_checkpoint_files(repo_id, revision, weights_seed=seed))
+        repo.branches["main"] = repo.branches["step143000"]
+    for repo_id in PYTHIA_OTHER_REPOS:
+        state.add_repo(FakeRepo(repo_id)).add_branch(
+            "main", pythia_checkpoint_files(repo_id, "main")
+        )
+    return state
+
+
+@contextmanager
+def running_pythia_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    """Start a loopback Hub serving the Pythia repositories and point ``HF_ENDPOINT`` at it."""
+    hub = FakeHub(build_pythia_state()).start()
+    monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+    try:
+        yield hub
+    finally:
+        hub.stop()
+
+
+@pytest.fixture
+def pythia_hub(hub_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    """A running loopback Hub with an ``EleutherAI`` organisation; ``HF_ENDPOINT`` points at it."""
+    with running_pythia_hub(monkeypatch) as hub:
         yield hub

@@ -95,6 +95,29 @@ def checkpoint_files(
     }
 
 
+def pythia_checkpoint_files(
+    repo_id: str, revision: str, *, weights_seed: int | None = None
+) -> dict[str, bytes]:
+    """The files of a fake Pythia branch: a GPT-NeoX config, tokenizer files, tiny safetensors."""
+    config = {
+        "architectures": ["GPTNeoXForCausalLM"],
+        "model_type": "gpt_neox",
+        "repo": repo_id,
+        "revision": revision,
+        "rotary_pct": 0.25,
+        "use_parallel_residual": True,
+        "tie_word_embeddings": False,
+    }
+    seed = weights_seed if weights_seed is not None else int(commit_id(repo_id, revision)[:8], 16)
+    return {
+        ".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n",
+        "config.json": json.dumps(config, indent=2).encode(),
+        "tokenizer.json": json.dumps({"version": "1.0", "model": {"type": "BPE"}}).encode(),
+        "special_tokens_map.json": b'{"eos_token": "<|endoftext|>"}',
+        "model.safetensors": tiny_safetensors(seed, (8, 4)),
+    }
+
+
 @dataclass
 class FakeRepo:
     """One repository: branches -> commit, commit -> files (path -> content)."""

@@ -6,8 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from registry import architecture as arch
-from registry.build import read_paper_set
+from registry.suites.gemstones import architecture as arch
+from registry.suites.gemstones.build import read_paper_set
 
 
 @pytest.fixture(scope="module")

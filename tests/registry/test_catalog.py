@@ -8,10 +8,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from registry import naming
-from registry.build import PAPER_SETS, build_catalog, read_paper_set, upstream_dir
 from registry.catalog import Catalog, embedded_catalog_path, load_catalog
 from registry.errors import RegistryInputError
+from registry.suites.gemstones import naming
+from registry.suites.gemstones.build import PAPER_SETS, build_catalog, read_paper_set, upstream_dir
 
 
 @pytest.fixture(scope="module")

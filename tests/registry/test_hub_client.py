@@ -10,7 +10,7 @@ import time
 import pytest
 
 from registry.errors import HubAnswerError, RegistryInputError
-from registry.hub_client import (
+from registry.hub.client import (
     HubUnreachableError,
     check_endpoint,
     decode_json,
@@ -116,7 +116,7 @@ def test_a_server_that_accepts_and_never_answers_is_bounded_by_the_timeout(monke
     target = hub_target(f"http://127.0.0.1:{server.getsockname()[1]}")
     started = time.monotonic()
     try:
-        from registry.hub_client import hub_errors
+        from registry.hub.client import hub_errors
 
         with (
             pytest.raises(HubUnreachableError, match=r"no answer within 1 s"),

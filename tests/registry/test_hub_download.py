@@ -11,8 +11,8 @@ import pytest
 
 from registry.catalog import load_catalog
 from registry.errors import HubError, RegistryInputError
-from registry.hub_client import HubUnreachableError
-from registry.hub_download import (
+from registry.hub.client import HubUnreachableError
+from registry.hub.download import (
     DEFAULT_BYTES_PER_PARAM,
     DownloadEstimate,
     DownloadPlan,
@@ -20,7 +20,7 @@ from registry.hub_download import (
     download_checkpoints,
     estimate_download,
 )
-from registry.hub_refs import refresh_catalog
+from registry.hub.refs import refresh_catalog
 
 from .conftest import SECRET_TOKEN, served_rows
 
@@ -213,7 +213,7 @@ def test_stale_partials_in_the_hf_cache_are_removed_unless_another_download_hold
 ):
     from huggingface_hub.utils import WeakFileLock
 
-    from registry.hub_download import _partials_and_lock, plan_download, remove_stale_partials
+    from registry.hub.download import _partials_and_lock, plan_download, remove_stale_partials
 
     rows = refresh_catalog(served_rows()).catalog.head(1)
     plan = plan_download(rows, ("weights",))

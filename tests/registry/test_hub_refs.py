@@ -10,8 +10,8 @@ import pytest
 
 from registry.catalog import embedded_catalog_path, load_catalog
 from registry.errors import HubError
-from registry.hub_client import HubUnreachableError, hub_target
-from registry.hub_refs import list_suite_repos, reconcile, refresh_catalog
+from registry.hub.client import HubUnreachableError, hub_target
+from registry.hub.refs import list_suite_repos, reconcile, refresh_catalog
 from registry.user_cache import refreshed_catalog_path
 
 from .conftest import SERVED_REPOS, served_rows

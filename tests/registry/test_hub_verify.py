@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from registry.hub_client import HubUnreachableError
-from registry.hub_files import check_safe_repo_path, safetensors_shards_missing
-from registry.hub_verify import verify_checkpoints
+from registry.hub.client import HubUnreachableError
+from registry.hub.files import check_safe_repo_path, safetensors_shards_missing
+from registry.hub.verify import verify_checkpoints
 
 from .conftest import served_rows
 from .hub_server import checkpoint_files

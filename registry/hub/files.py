@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Literal
 
-from .errors import HubError, RegistryInputError
+from ..errors import HubError, RegistryInputError
 
 FileCategory = Literal["config", "tokenizer", "weights", "other"]
 FILE_CHOICES: tuple[str, ...] = ("config", "tokenizer", "weights", "all")

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import HubAnswerError, HubError, RegistryInputError
+from ..errors import HubAnswerError, HubError, RegistryInputError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 OFFLINE_MESSAGE = (

@@ -44,9 +44,11 @@ from typing import Any
 
 import polars as pl
 
-from .atomic import write_json_atomic
-from .errors import HubError, RegistryInputError
-from .hub_client import (
+from ..atomic import write_json_atomic
+from ..errors import HubError, RegistryInputError
+from ..suites.gemstones.suite import GEMSTONES
+from ..user_cache import user_cache_dir
+from .client import (
     HubTarget,
     HubUnreachableError,
     default_hub_cache,
@@ -57,7 +59,7 @@ from .hub_client import (
     require_commit_id,
     require_online,
 )
-from .hub_files import (
+from .files import (
     RemoteFile,
     categorize,
     check_safe_repo_path,
@@ -65,18 +67,15 @@ from .hub_files import (
     is_pickle,
     sha256_of_file,
 )
-from .hub_refs import list_branches
-from .hub_verify import list_branch_files
-from .user_cache import user_cache_dir
+from .refs import list_branches, suite_of_rows
+from .verify import list_branch_files
 
-#: Bytes per parameter assumed by offline estimates. The Gemstones weights are assumed to be stored as
-#: float32 safetensors (4 bytes/parameter); a bfloat16 upload would be half. This is an assumption, not
-#: a measurement: an online dry run reads the exact sizes from the Hub.
-DEFAULT_BYTES_PER_PARAM = 4
-#: Typical sizes for offline estimates: a transformers config (+ generation config) and a GPT-NeoX-style
-#: BPE tokenizer for a 50,304-token vocabulary (tokenizer.json + tokenizer_config + special tokens map).
-CONFIG_BYTES_ESTIMATE = 1_500
-TOKENIZER_BYTES_ESTIMATE = 2_200_000
+#: Bytes per parameter assumed by offline estimates of the default suite (Gemstones: float32
+#: safetensors). Each suite states its own (``Suite.bytes_per_param``, ``tokenizer_bytes``,
+#: ``config_bytes``): assumptions, not measurements; an online dry run reads the exact sizes.
+DEFAULT_BYTES_PER_PARAM = GEMSTONES.bytes_per_param
+CONFIG_BYTES_ESTIMATE = GEMSTONES.config_bytes
+TOKENIZER_BYTES_ESTIMATE = GEMSTONES.tokenizer_bytes
 MANIFEST_NAME = "gemstones-manifest.json"
 _PARTIAL_SUFFIX = ".incomplete"
 _log = logging.getLogger(__name__)
@@ -169,15 +168,25 @@ def estimate_download(
     rows: pl.DataFrame,
     categories: tuple[str, ...],
     *,
-    bytes_per_param: int = DEFAULT_BYTES_PER_PARAM,
+    bytes_per_param: int | None = None,
 ) -> DownloadEstimate:
     """Estimate the size of a subset from the catalog alone (works offline).
 
+    The rows' suite (their ``suite`` column, else Gemstones) gives the typical weight, tokenizer
+    and config sizes.
+
     Args:
-        rows: Catalog rows (needs ``params``).
+        rows: Catalog rows of one suite (needs ``params``).
         categories: Subset of ``("config", "tokenizer", "weights")``.
-        bytes_per_param: Storage bytes per parameter of the weights (4 = float32, 2 = bfloat16).
+        bytes_per_param: Storage bytes per parameter of the weights (4 = float32, 2 = bfloat16);
+            None = the suite's (Gemstones 4, Pythia 2).
+
+    Raises:
+        RegistryInputError: rows of several suites.
     """
+    suite = suite_of_rows(rows)
+    if bytes_per_param is None:
+        bytes_per_param = suite.bytes_per_param
     count = rows.height
     total = 0
     assumptions: list[str] = []
@@ -190,11 +199,11 @@ def estimate_download(
             f"weights = params x {bytes_per_param} bytes (safetensors assumed {dtype}; not verified offline)"
         )
     if "config" in categories:
-        total += count * CONFIG_BYTES_ESTIMATE
-        assumptions.append(f"config ~ {format_bytes(CONFIG_BYTES_ESTIMATE)} per checkpoint")
+        total += count * suite.config_bytes
+        assumptions.append(f"config ~ {format_bytes(suite.config_bytes)} per checkpoint")
     if "tokenizer" in categories:
-        total += count * TOKENIZER_BYTES_ESTIMATE
-        assumptions.append(f"tokenizer ~ {format_bytes(TOKENIZER_BYTES_ESTIMATE)} per checkpoint")
+        total += count * suite.tokenizer_bytes
+        assumptions.append(f"tokenizer ~ {format_bytes(suite.tokenizer_bytes)} per checkpoint")
     return DownloadEstimate(count, total, tuple(categories), tuple(assumptions))
 
 
@@ -597,7 +606,7 @@ def download_checkpoints(
     endpoint: str | None = None,
     token: str | None = None,
     manifest_path: Path | None = None,
-    bytes_per_param: int = DEFAULT_BYTES_PER_PARAM,
+    bytes_per_param: int | None = None,
     on_plan: Callable[[DownloadPlan], None] | None = None,
     on_bytes: Callable[[int], None] | None = None,
 ) -> DownloadPlan | DownloadEstimate | DownloadResult:
@@ -615,7 +624,7 @@ def download_checkpoints(
         max_workers: Concurrent requests/downloads.
         endpoint: Hub URL; token: explicit token (default ``HF_TOKEN``/login).
         manifest_path: Manifest location override.
-        bytes_per_param: Bytes per parameter for offline estimates.
+        bytes_per_param: Bytes per parameter for offline estimates (None = the rows' suite's).
         on_plan: Called with the plan before any file is fetched.
         on_bytes: Called with byte counts as data arrives.
 

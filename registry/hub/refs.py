@@ -1,7 +1,8 @@
 """Refresh the catalog from the Hub: list the suite's repositories and branches, pin their commits.
 
-``huggingface_hub`` calls: ``HfApi.list_models(author="tomg-group-umd", search="Gemstone-")`` (``GET
-/api/models``) and ``HfApi.list_repo_refs(repo)`` (``GET /api/models/{repo}/refs``) per repository.
+``huggingface_hub`` calls: ``HfApi.list_models(author=suite.organisation, search=suite.search)``
+(``GET /api/models``; Gemstones: ``author="tomg-group-umd", search="Gemstone-"``; the suite's naming
+rule keeps its own repositories) and ``HfApi.list_repo_refs(repo)`` (``GET /api/models/{repo}/refs``) per repository.
 Reconciliation compares the Hub's branches with the current catalog (the refreshed copy when there is
 one, else the embedded one):
 
@@ -33,10 +34,10 @@ from typing import Any
 
 import polars as pl
 
-from . import naming
-from .atomic import write_json_atomic, write_parquet_atomic
-from .errors import HubAnswerError, HubError, RegistryInputError
-from .hub_client import (
+from ..atomic import write_json_atomic, write_parquet_atomic
+from ..errors import HubAnswerError, HubError, RegistryInputError
+from ..suites import Suite, get_suite
+from .client import (
     HubTarget,
     HubUnreachableError,
     get_json,
@@ -49,7 +50,6 @@ from .hub_client import (
     require_online,
 )
 
-SUITE_SEARCH = "Gemstone-"
 REPORT_NAME = "refresh_report.json"
 #: Failed repositories named in a one-line error before "and N more".
 _NAMED_FAILURES = 3
@@ -152,26 +152,56 @@ class RefreshIncompleteError(HubError):
         self.result = result
 
 
-def is_suite_repo(repo_id: str) -> bool:
-    """True for ``tomg-group-umd/Gemstone-{w}x{d}[_lr_ablation|_cooldown]``."""
-    try:
-        naming.parse_repo_id(repo_id)
-    except RegistryInputError:
-        return False
-    return True
+def is_suite_repo(repo_id: str, suite: str | Suite | None = None) -> bool:
+    """True for a repository of ``suite`` (default Gemstones: ``tomg-group-umd/Gemstone-{w}x{d}[...]``)."""
+    return get_suite(suite).owns_repo(repo_id)
 
 
-def list_suite_repos(target: HubTarget) -> list[str]:
-    """Repository ids of the suite on the Hub (organisation listing filtered by the naming rule)."""
+def report_name(suite: str | Suite | None = None) -> str:
+    """File name of the refresh report next to the refreshed catalog (one per suite)."""
+    chosen = get_suite(suite)
+    return REPORT_NAME if chosen.name == "gemstones" else f"refresh_report_{chosen.name}.json"
+
+
+def suite_of_rows(catalog: pl.DataFrame, suite: str | Suite | None = None) -> Suite:
+    """The suite of catalog rows: ``suite`` if given, else their ``suite`` column, else Gemstones.
+
+    Raises:
+        RegistryInputError: an unknown suite, rows of several suites, or rows of another suite
+            than the one given.
+    """
+    names = (
+        catalog["suite"].unique(maintain_order=True).to_list() if "suite" in catalog.columns else []
+    )
+    if len(names) > 1:
+        raise RegistryInputError(
+            f"the rows belong to several suites ({', '.join(map(str, names))}); "
+            "refresh, verify or download one suite at a time"
+        )
+    chosen = get_suite(suite if suite is not None else (names[0] if names else None))
+    if names and names[0] != chosen.name:
+        raise RegistryInputError(f"the rows are {names[0]} checkpoints, not {chosen.name}")
+    return chosen
+
+
+def list_suite_repos(target: HubTarget, suite: str | Suite | None = None) -> list[str]:
+    """Repository ids of the suite on the Hub (organisation listing filtered by the naming rule).
+
+    Args:
+        target: The Hub.
+        suite: A registered suite (default Gemstones): its ``organisation``, ``search`` term and
+            naming rule (``owns_repo``) decide what belongs.
+    """
+    chosen = get_suite(suite)
     api = hub_api(target)
-    what = f"listing the models of {naming.ORGANISATION}"
+    what = f"listing the models of {chosen.organisation}"
     with hub_errors(what, timeouts=target.timeouts), hub_answer(what):
         ids = [
-            model.id for model in api.list_models(author=naming.ORGANISATION, search=SUITE_SEARCH)
+            model.id for model in api.list_models(author=chosen.organisation, search=chosen.search)
         ]
     if not all(isinstance(repo_id, str) for repo_id in ids):
         raise HubAnswerError(f"the Hub's answer while {what} has a model without a string id")
-    return sorted(repo_id for repo_id in ids if is_suite_repo(repo_id))
+    return sorted(repo_id for repo_id in ids if chosen.owns_repo(repo_id))
 
 
 def parse_refs(payload: Any, repo_id: str) -> dict[str, str]:
@@ -355,6 +385,7 @@ def refresh_catalog(
     max_workers: int = 4,
     write: bool = True,
     on_repo_done: Callable[[str], None] | None = None,
+    suite: str | Suite | None = None,
 ) -> RefreshResult:
     """List the suite on the Hub, reconcile it with ``catalog`` and write the refreshed catalog.
 
@@ -366,6 +397,8 @@ def refresh_catalog(
         max_workers: Concurrent refs requests.
         write: False to reconcile only (nothing written).
         on_repo_done: Called with each repository id once its branches are known (progress).
+        suite: The suite to list (default: the rows' ``suite`` column, else Gemstones); it names
+            the organisation, search term, naming rule and probe repository.
 
     Returns:
         The reconciliation, the refreshed frame and the paths written.
@@ -382,13 +415,11 @@ def refresh_catalog(
         >>> result.reconciliation.counts()["pinned"]  # doctest: +SKIP
         14000
     """
+    chosen = suite_of_rows(catalog, suite)
     require_online()
     target = hub_target(endpoint, token)
-    probe_hub(
-        target,
-        str(catalog["repo_id"][0]) if catalog.height else f"{naming.ORGANISATION}/Gemstone-768x3",
-    )
-    listed = list_suite_repos(target)
+    probe_hub(target, str(catalog["repo_id"][0]) if catalog.height else chosen.probe_repo)
+    listed = list_suite_repos(target, chosen)
     repos = sorted(set(listed) | set(catalog["repo_id"].unique().to_list()))
     outcomes = fetch_suite_branches(
         target, repos, max_workers=max_workers, on_repo_done=on_repo_done
@@ -401,17 +432,17 @@ def refresh_catalog(
                 f"the catalog was not changed: {_failure_summary(unverified)}"
             )
         raise HubError(
-            f"the Hub at {target.display} lists no {naming.ORGANISATION}/Gemstone-* repositories; "
+            f"the Hub at {target.display} lists no {chosen.repo_pattern} repositories; "
             "the catalog was not changed"
         )
     refreshed, report = reconcile(catalog, branches, listed, unverified)
     catalog_path = report_path = None
     if write:
-        from .user_cache import refreshed_catalog_path
+        from ..user_cache import refreshed_catalog_path
 
-        catalog_path = destination or refreshed_catalog_path()
+        catalog_path = destination or refreshed_catalog_path(chosen.name)
         write_parquet_atomic(refreshed, catalog_path)
-        report_path = catalog_path.parent / REPORT_NAME
+        report_path = catalog_path.parent / report_name(chosen)
         write_json_atomic({"endpoint": target.display, **report.to_dict()}, report_path)
     result = RefreshResult(report, refreshed, catalog_path, report_path)
     if unverified:

@@ -12,13 +12,29 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import RegistryInputError
+from ...errors import RegistryInputError
 
 SUITE = "gemstones"
 ORGANISATION = "tomg-group-umd"
 Variant = Literal["main", "lr_ablation", "cooldown"]
 VARIANTS: tuple[Variant, ...] = ("main", "lr_ablation", "cooldown")
 _SUFFIX: dict[str, str] = {"main": "", "lr_ablation": "_lr_ablation", "cooldown": "_cooldown"}
+#: The paper's fitting sets (upstream file names ``wandb_df_for_fitting_<set>.jsonl``), in a fixed order.
+PAPER_SETS: tuple[str, ...] = (
+    "hot",
+    "hot_477",
+    "hot_100b+",
+    "hot_100b+_477",
+    "hot_120b+_only",
+    "hot_120b+_only_477",
+    "hot_100b+_512x",
+    "hot_sampled_like_chinchilla",
+    "lr_ablation_hot",
+    "lr_ablation_hot_477",
+    "lr_ablation_hot_sampled_like_chinchilla",
+    "cool_begin",
+    "cool_end",
+)
 
 _REPO_RE = re.compile(
     rf"^{ORGANISATION}/Gemstone-(?P<width>\d+)x(?P<depth>\d+)(?P<suffix>_lr_ablation|_cooldown)?$"

@@ -10,7 +10,9 @@ file's size and sha256. Problems reported:
 - ``missing_weights``: no ``*.safetensors`` (``pickle_only`` when only pickled weights exist);
 - ``missing_shards``: a sharded checkpoint lacks some ``model-0000i-of-0000n.safetensors``;
 - ``duplicate_weights``: different checkpoints serve byte-identical safetensors (same sha256s), the
-  classic broken-branch failure of checkpoint suites.
+  classic broken-branch failure of checkpoint suites. A group whose checkpoints the suite declares
+  may share weights (:meth:`registry.suites.Suite.shared_weights_key`, e.g. Pythia's ``step0`` of a
+  size and its deduped twin) is listed as expected instead.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from typing import Any, Literal
 
 import polars as pl
 
-from .errors import HubAnswerError
-from .hub_client import (
+from ..errors import HubAnswerError
+from ..suites import suite_of_repo
+from .client import (
     HubTarget,
     hub_answer,
     hub_api,
@@ -36,8 +39,8 @@ from .hub_client import (
     require_commit_id,
     require_online,
 )
-from .hub_files import RemoteFile, is_pickle, safetensors_shards_missing
-from .hub_refs import list_branches
+from .files import RemoteFile, is_pickle, safetensors_shards_missing
+from .refs import list_branches
 
 ProblemKind = Literal[
     "missing_repo",
@@ -87,13 +90,15 @@ class VerifyReport:
         checked: Checkpoints examined.
         listings: Files found per checkpoint that exists.
         problems: Everything wrong, one entry per (kind, checkpoint).
-        duplicate_groups: Sets of checkpoints serving identical safetensors.
+        duplicate_groups: Sets of checkpoints serving identical safetensors (problems).
+        expected_duplicate_groups: Identical sets the suite says may share weights (not problems).
     """
 
     checked: int
     listings: tuple[CheckpointListing, ...]
     problems: tuple[Problem, ...]
     duplicate_groups: tuple[tuple[str, ...], ...]
+    expected_duplicate_groups: tuple[tuple[str, ...], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -112,6 +117,7 @@ class VerifyReport:
             "problem_counts": self.counts(),
             "problems": [problem.to_dict() for problem in self.problems],
             "duplicate_groups": [list(group) for group in self.duplicate_groups],
+            "expected_duplicate_groups": [list(g) for g in self.expected_duplicate_groups],
             "weight_bytes": sum(listing.weight_bytes for listing in self.listings),
         }
 
@@ -122,7 +128,7 @@ def list_branch_files(target: HubTarget, repo_id: str, revision: str) -> tuple[R
     Raises:
         HubAnswerError: the listing is not JSON or has the wrong shape, or a file entry lacks a
             string path, a non-negative size, a 40-hex oid or (for LFS files) a 64-hex sha256.
-        HubError: the request failed (see :func:`registry.hub_client.hub_errors`).
+        HubError: the request failed (see :func:`registry.hub.client.hub_errors`).
     """
     from huggingface_hub.hf_api import RepoFile
 
@@ -184,6 +190,16 @@ def find_duplicate_weights(listings: list[CheckpointListing]) -> list[tuple[str,
         if fingerprint is not None:
             groups[fingerprint].append(listing.checkpoint)
     return sorted(tuple(sorted(names)) for names in groups.values() if len(names) > 1)
+
+
+def expected_duplicate(group: tuple[str, ...]) -> bool:
+    """True when the suite of every checkpoint in ``group`` says they may share weights (pure)."""
+    keys = set()
+    for checkpoint in group:
+        repo, _, revision = checkpoint.partition("@")
+        suite = suite_of_repo(repo)
+        keys.add(None if suite is None else suite.shared_weights_key(repo, revision))
+    return len(keys) == 1 and None not in keys
 
 
 def verify_checkpoints(
@@ -256,11 +272,13 @@ def verify_checkpoints(
         listings = list(pool.map(listing_of, to_list))
     for listing in listings:
         problems.extend(weight_problems(listing))
-    duplicates = find_duplicate_weights(listings)
+    groups = find_duplicate_weights(listings)
+    duplicates = [group for group in groups if not expected_duplicate(group)]
+    expected = tuple(group for group in groups if expected_duplicate(group))
     for group in duplicates:
         for checkpoint in group:
             others = ", ".join(name for name in group if name != checkpoint)
             problems.append(
                 Problem("duplicate_weights", checkpoint, f"same safetensors as {others}")
             )
-    return VerifyReport(len(triples), tuple(listings), tuple(problems), tuple(duplicates))
+    return VerifyReport(len(triples), tuple(listings), tuple(problems), tuple(duplicates), expected)

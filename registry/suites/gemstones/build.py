@@ -1,6 +1,6 @@
 """Build the checkpoint catalog from the upstream tables copied into ``data/upstream/gemstones``.
 
-Reproducible: ``python -m registry.build`` rewrites ``data/catalog/gemstones.parquet`` from the files in
+Reproducible: ``python -m registry.suites.gemstones.build`` rewrites ``data/catalog/gemstones.parquet`` from the files in
 the repository alone, and a test rebuilds it and compares it with the committed copy.
 
 Sources (all from the MIT-licensed Gemstones paper repository; see data/README.md):
@@ -20,27 +20,12 @@ from pathlib import Path
 
 import polars as pl
 
+from ...atomic import write_parquet_atomic
+from ...embedded import embedded_path
 from . import architecture as arch
 from . import naming
-from .atomic import write_parquet_atomic
-from .embedded import embedded_path
+from .naming import PAPER_SETS
 
-#: The paper's fitting sets (upstream file names ``wandb_df_for_fitting_<set>.jsonl``), in a fixed order.
-PAPER_SETS: tuple[str, ...] = (
-    "hot",
-    "hot_477",
-    "hot_100b+",
-    "hot_100b+_477",
-    "hot_120b+_only",
-    "hot_120b+_only_477",
-    "hot_100b+_512x",
-    "hot_sampled_like_chinchilla",
-    "lr_ablation_hot",
-    "lr_ablation_hot_477",
-    "lr_ablation_hot_sampled_like_chinchilla",
-    "cool_begin",
-    "cool_end",
-)
 _OTHER_LOSSES = {
     "fineweb": "val_loss_fineweb",
     "fineweb_edu": "val_loss_fineweb_edu",

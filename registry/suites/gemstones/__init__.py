@@ -1,0 +1,1 @@
+"""The Gemstones suite (tomg-group-umd/Gemstone-*): naming, architecture arithmetic, catalog builder."""

@@ -1,0 +1,1 @@
+"""The Pythia suite (EleutherAI/pythia-*): naming, architecture arithmetic, catalog builder."""
