@@ -44,7 +44,7 @@ def laws_list(output_format: FormatOption = TableFormat.table) -> None:
     """List the registered law families."""
     import polars as pl
 
-    from fitting.law_families import describe_families
+    from fitting.laws import describe_families
 
     records = describe_families()
     if output_format is TableFormat.json:
@@ -209,7 +209,7 @@ def laws_profile(
     """Profile-likelihood interval of one approach-3 parameter (shows how flat the objective is)."""
     import numpy as np
 
-    from fitting.law_families import REGISTRY, profile_power_sum
+    from fitting.laws import REGISTRY, profile_power_sum
     from gemstones.scaling.designs import design_table, load_design
 
     if not 2 <= points <= 400 or not low < high:
@@ -275,7 +275,7 @@ def laws_fit(
     """Fit any law family on a design's checkpoints, with bootstrap-by-runs intervals."""
     import numpy as np
 
-    from fitting.law_families import REGISTRY
+    from fitting.laws import REGISTRY
     from gemstones.scaling.law_analysis import fit_family_on_design
 
     REGISTRY.get(law)

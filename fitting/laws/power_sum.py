@@ -1,4 +1,4 @@
-"""Approach-3 law forms and the summed Huber objective in log space.
+"""The ``power_sum`` family: approach-3 law forms and the summed Huber objective in log space.
 
 A law over positive variables x_1..x_k predicts the loss as
 
@@ -19,16 +19,22 @@ serves the JAX fitter and plain-numpy prediction.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+from scipy.optimize import minimize
 
 from fitting.errors import FitInputError
-
-DEFAULT_DELTA = 1e-4
+from fitting.laws.base import (
+    DEFAULT_DELTA,
+    FamilyFit,
+    LawFamily,
+    _weights,
+    asymmetric_huber,
+)
 
 
 @dataclass(frozen=True)
@@ -316,3 +322,108 @@ def require_enough_data(
                 f"points where it varies"
             )
     return distinct
+
+
+class PowerSum(LawFamily):
+    """``L = E + sum_i A_i x_i^-alpha_i`` over any positive variables (Chinchilla approach 3).
+
+    Parameters are in the paper layout ``[a_1..a_k, alpha_1..alpha_k, e]`` (a = log A, e = log E).
+    The inputs default to ``("params", "tokens")``; pass ``options["variables"]`` to fit others.
+    """
+
+    name = "power_sum"
+    description = "L = E + sum_i A_i x_i^-alpha_i (approach 3, Huber on log loss)"
+    inputs = ("params", "tokens")
+    parameter_names = ("a_params", "a_tokens", "alpha_params", "alpha_tokens", "e")
+    labels: ClassVar[Mapping[str, str]] = {"x": "params, tokens", "y": "loss"}
+
+    def predict(self, params: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return np.exp(log_prediction(np.asarray(params, dtype=np.float64), np.log(x)))
+
+    def start_grid(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.zeros((1, 2 * x.shape[1] + 1))  # fit() screens the approach-3 grid instead
+
+    def derived(self, fit: FamilyFit) -> dict[str, float]:
+        k = len(fit.inputs)
+        alpha = fit.params[k : 2 * k]
+        out = {f"A_{v}": float(np.exp(min(fit.params[i], 700.0))) for i, v in enumerate(fit.inputs)}
+        out.update({f"alpha_{v}": float(a) for v, a in zip(fit.inputs, alpha, strict=True)})
+        out["E"] = float(np.exp(fit.params[-1]))
+        if fit.inputs == ("params", "tokens") and alpha[0] + alpha[1] > 0:
+            # compute-optimal allocation with C = 6 N D: N* ~ C^(beta/(alpha+beta))
+            out["params_exponent"] = float(alpha[1] / (alpha[0] + alpha[1]))
+            out["tokens_exponent"] = float(alpha[0] / (alpha[0] + alpha[1]))
+        return out
+
+    def fit(
+        self,
+        x: Any,
+        y: Any,
+        weights: Any = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> FamilyFit:
+        """Fit by :func:`fitting.approach3.fit_approach3` (options: ``variables``, ``delta``,
+        ``seed``, ``n_polish``, ``overestimate_penalty``).
+
+        With ``overestimate_penalty`` p > 1 the approach-3 optimum is re-polished (scipy L-BFGS-B)
+        on ``sum w * asymmetric_huber(log pred - log y, delta, p)``.
+        """
+        from fitting.approach3 import fit_approach3
+
+        opts = dict(options or {})
+        variables = tuple(opts.get("variables", self.inputs))
+        delta = float(opts.get("delta", DEFAULT_DELTA))
+        penalty = float(opts.get("overestimate_penalty", 1.0))
+        if not np.isfinite(penalty) or penalty < 1.0:
+            raise FitInputError(f"overestimate_penalty must be >= 1; got {penalty}")
+        x_arr = np.asarray(x, dtype=np.float64)
+        base = fit_approach3(
+            x_arr,
+            np.asarray(y, dtype=np.float64),
+            variables=variables,
+            delta=delta,
+            seed=int(opts.get("seed", 0)),
+            weights=None if weights is None else np.asarray(weights, dtype=np.float64),
+            n_polish=int(opts.get("n_polish", 256)),
+            start_grid=(
+                None
+                if opts.get("start") is None
+                else np.atleast_2d(np.asarray(opts["start"], dtype=np.float64))
+            ),
+        )
+        theta = np.asarray(base.theta, dtype=np.float64)
+        value = float(base.objective)
+        flags = list(base.flags)
+        if penalty > 1.0:
+            log_x = np.log(x_arr)
+            log_y = np.log(np.asarray(y, dtype=np.float64))
+            w = _weights(weights, log_y.size)
+
+            def obj(th: np.ndarray) -> float:
+                r = log_prediction(th, log_x) - log_y
+                return float(np.sum(w * asymmetric_huber(r, delta, penalty)))
+
+            result = minimize(
+                obj,
+                theta,
+                method="Nelder-Mead",
+                options={"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-14},
+            )
+            result = minimize(obj, result.x, method="L-BFGS-B")
+            theta, value = np.asarray(result.x), float(result.fun)
+        k = len(variables)
+        names = tuple(f"a_{v}" for v in variables) + tuple(f"alpha_{v}" for v in variables) + ("e",)
+        return FamilyFit(
+            family=self.name,
+            inputs=variables,
+            parameter_names=names,
+            params=tuple(float(v) for v in theta),
+            objective=value,
+            objective_name=(
+                f"huber(delta={delta:g}) of log residuals"
+                + (f", overestimates x{penalty:g}" if penalty > 1 else "")
+            ),
+            n_points=int(x_arr.shape[0]),
+            flags=tuple(flags),
+            extra={"n_variables": k, "overestimate_penalty": penalty},
+        )
