@@ -6,7 +6,7 @@ it and imports only go ``gemstones -> fitting``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, ItemsView, Iterator, ValuesView
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -40,6 +40,12 @@ class Registry(Generic[T]):
         self._members[name] = member
         return member
 
+    def unregister(self, name: str) -> T:
+        """Remove and return the member called ``name`` (the registry's error if unknown)."""
+        member = self.get(name)
+        del self._members[name]
+        return member
+
     def get(self, name: str) -> T:
         """The member called ``name``.
 
@@ -55,6 +61,17 @@ class Registry(Generic[T]):
     def names(self) -> tuple[str, ...]:
         """The registered names, in registration order."""
         return tuple(self._members)
+
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
+
+    def values(self) -> ValuesView[T]:
+        """The members, in registration order."""
+        return self._members.values()
+
+    def items(self) -> ItemsView[str, T]:
+        """``(name, member)`` pairs, in registration order."""
+        return self._members.items()
 
     def __contains__(self, name: object) -> bool:
         return name in self._members

@@ -53,6 +53,7 @@ from fitting.laws.power_sum import (
     NAMED_LAWS,
     LawForm,
     PowerSum,
+    PowerSumLayout,
     chunked_objective,
     huber,
     law_form,
@@ -60,6 +61,7 @@ from fitting.laws.power_sum import (
     log_prediction_jacobian,
     objective,
     parameter_count,
+    register_law,
     require_enough_data,
     split_theta,
     validate_delta,
@@ -68,7 +70,11 @@ from fitting.laws.power_sum import (
 from fitting.laws.sigmoid import CHANCE, SigmoidAccuracy
 from fitting.named_registry import Registry
 
-for _family in (PowerSum(), Isoflop(), LossToLoss(), SigmoidAccuracy()):
+POWER_SUM = PowerSum()
+"""The registered ``power_sum`` family: the approach-3 fitter, start grid, bootstrap, frontier,
+prescriptions and plots ask it for the parameter layout (``POWER_SUM.layout(variables)``)."""
+
+for _family in (POWER_SUM, Isoflop(), LossToLoss(), SigmoidAccuracy()):
     register_family(_family)
 del _family
 
@@ -76,6 +82,7 @@ __all__ = [
     "CHANCE",
     "DEFAULT_DELTA",
     "NAMED_LAWS",
+    "POWER_SUM",
     "REGISTRY",
     "FamilyBootstrap",
     "FamilyFit",
@@ -86,6 +93,7 @@ __all__ = [
     "LawForm",
     "LossToLoss",
     "PowerSum",
+    "PowerSumLayout",
     "Profile",
     "Registry",
     "SigmoidAccuracy",
@@ -105,6 +113,7 @@ __all__ = [
     "prediction_interval",
     "profile_power_sum",
     "register_family",
+    "register_law",
     "relative_errors",
     "require_enough_data",
     "split_theta",

@@ -176,7 +176,10 @@ class LawFamily(ABC):
         """Starts (m, p) for the local solver, inside ``data_bounds``."""
 
     def data_bounds(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Parameter bounds for this data (default: the static ``bounds``)."""
+        """Parameter bounds for this data (default: the static ``bounds``; none: unbounded)."""
+        if not self.bounds:
+            p = len(self.parameter_names)
+            return np.full(p, -np.inf), np.full(p, np.inf)
         low = np.array([b[0] for b in self.bounds], dtype=np.float64)
         high = np.array([b[1] for b in self.bounds], dtype=np.float64)
         return low, high
@@ -184,6 +187,25 @@ class LawFamily(ABC):
     def derived(self, fit: FamilyFit) -> dict[str, float]:
         """Derived quantities of a fit (default: none)."""
         return {}
+
+    def parameter_names_for(self, inputs: Sequence[str]) -> tuple[str, ...]:
+        """Parameter names when fitted on ``inputs`` (default: the fixed ``parameter_names``;
+        families whose parameters follow their variables, like ``power_sum``, override it)."""
+        return self.parameter_names
+
+    def parameter_labels(self, inputs: Sequence[str]) -> tuple[str, ...]:
+        """Plot labels of the parameters (default: their names)."""
+        return self.parameter_names_for(inputs)
+
+    def constraints(self, inputs: Sequence[str] | None = None) -> dict[str, str]:
+        """Parameter name -> its constraint, as text (default: from the static ``bounds``)."""
+        out = {}
+        for name, (low, high) in zip(self.parameter_names, self.bounds, strict=False):
+            out[name] = f"[{low:g}, {high:g}]"
+        for name in self.parameter_names[len(out) :]:
+            custom = type(self).data_bounds is not LawFamily.data_bounds
+            out[name] = "bounded by the data" if custom else "real"
+        return out
 
     def residuals(self, params: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Residuals (prediction - data), on the log scale when ``log_space``."""
@@ -285,16 +307,19 @@ def register_family(family: LawFamily) -> LawFamily:
 
 
 def describe_families() -> list[dict[str, Any]]:
-    """One record per registered family: name, description, inputs, parameters."""
-    return [
-        {
-            "name": REGISTRY.get(n).name,
-            "description": REGISTRY.get(n).description,
-            "inputs": list(REGISTRY.get(n).inputs),
-            "parameters": list(REGISTRY.get(n).parameter_names),
-        }
-        for n in REGISTRY.names()
-    ]
+    """One record per registered family: name, description, inputs, parameters, constraints."""
+    records = []
+    for name, family in REGISTRY.items():
+        records.append(
+            {
+                "name": name,
+                "description": family.description,
+                "inputs": list(family.inputs),
+                "parameters": list(family.parameter_names_for(family.inputs)),
+                "constraints": family.constraints(family.inputs),
+            }
+        )
+    return records
 
 
 def relative_errors(predicted: Sequence[float], observed: Sequence[float]) -> np.ndarray:

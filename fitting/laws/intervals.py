@@ -13,7 +13,7 @@ from scipy.optimize import least_squares
 
 from fitting.errors import FitInputError
 from fitting.laws.base import DEFAULT_DELTA, REGISTRY, FamilyFit
-from fitting.laws.power_sum import log_prediction, objective
+from fitting.laws.power_sum import PowerSumLayout, log_prediction, objective
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,8 @@ def profile_power_sum(
     from scipy.stats import chi2
 
     variables = tuple(variables)
-    names = tuple(f"a_{v}" for v in variables) + tuple(f"alpha_{v}" for v in variables) + ("e",)
+    layout = PowerSumLayout.of(variables)
+    names = layout.names
     if parameter not in names:
         raise FitInputError(f"unknown parameter {parameter!r}; available: {', '.join(names)}")
     grid = np.asarray(values, dtype=np.float64).reshape(-1)
@@ -117,15 +118,16 @@ def profile_power_sum(
         theta = np.insert(result.x, index, value)
         return float(objective(theta, log_x, log_y, delta)), result.x
 
-    k = len(variables)
-
     def shifted(theta: np.ndarray, value: float) -> np.ndarray:
         # moving alpha_j with a_j fixed rescales the term by x^-(change): re-centre a_j so the
         # term keeps its size at the mean log x_j (the change of variables approach 3 uses)
         out = np.array(theta, dtype=np.float64)
-        if k <= index < 2 * k:
-            j = index - k
-            out[j] += (value - out[index]) * float(np.mean(log_x[:, j]))
+        exponents = {layout.exponent_index(v): v for v in variables}
+        if index in exponents:
+            j = layout.coefficient_index(exponents[index])
+            out[j] += (value - out[index]) * float(
+                np.mean(log_x[:, variables.index(exponents[index])])
+            )
         out[index] = value
         return out[free]
 

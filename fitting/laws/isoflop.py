@@ -3,7 +3,7 @@ log N at fixed FLOP budgets along the training trajectories (see :func:`fit_isof
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -273,6 +273,9 @@ class Isoflop(LawFamily):
         c = np.asarray(x, dtype=np.float64)
         c = c[:, -1] if c.ndim == 2 else c
         return np.exp(log_g) * c**a
+
+    def constraints(self, inputs: Sequence[str] | None = None) -> dict[str, str]:
+        return {"log_G": "real (closed form)", "a": "real (closed form)"}
 
     def start_grid(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.zeros((1, 2))  # the fit is closed-form

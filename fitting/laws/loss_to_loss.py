@@ -3,7 +3,7 @@ arXiv 2411.12925), between two losses of the same models."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -36,6 +36,14 @@ class LossToLoss(LawFamily):
         low = np.array([0.0, 0.0, 1e-8, 0.05])
         high = np.array([float(np.min(x)) - eps, float(np.min(y)) - eps, 1e4, 10.0])
         return low, high
+
+    def constraints(self, inputs: Sequence[str] | None = None) -> dict[str, str]:
+        return {
+            "E_x": "0 <= E_x < min L_x",
+            "E_y": "0 <= E_y < min L_y",
+            "K": "[1e-08, 1e+04]",
+            "kappa": "[0.05, 10]",
+        }
 
     def start_grid(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         min_x, min_y = float(np.min(x)), float(np.min(y))

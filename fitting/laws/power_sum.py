@@ -35,6 +35,7 @@ from fitting.laws.base import (
     _weights,
     asymmetric_huber,
 )
+from fitting.named_registry import Registry
 
 
 @dataclass(frozen=True)
@@ -55,14 +56,28 @@ class LawForm:
         return len(self.variables)
 
 
-NAMED_LAWS: dict[str, LawForm] = {
-    form.name: form
-    for form in (
-        LawForm("params-tokens", ("params", "tokens")),
-        LawForm("width-depth-tokens", ("width", "depth", "tokens")),
-        LawForm("width-depth-params-tokens", ("width", "depth", "params", "tokens")),
-    )
-}
+NAMED_LAWS: Registry[LawForm] = Registry("law", FitInputError)
+"""The named configurations of the ``power_sum`` family (name -> variables). Designs
+(``[law] form``) and ``gemstones fit --law`` both read it: a law added with :func:`register_law`
+is accepted by both."""
+
+
+def register_law(form: LawForm) -> LawForm:
+    """Register a named configuration of the ``power_sum`` family.
+
+    Example:
+        >>> register_law(LawForm("params-tokens", ("params", "tokens")))  # doctest: +SKIP
+    """
+    return NAMED_LAWS.register(form.name, form)
+
+
+for _form in (
+    LawForm("params-tokens", ("params", "tokens")),
+    LawForm("width-depth-tokens", ("width", "depth", "tokens")),
+    LawForm("width-depth-params-tokens", ("width", "depth", "params", "tokens")),
+):
+    register_law(_form)
+del _form
 
 
 def law_form(name_or_variables: str | Sequence[str]) -> LawForm:
@@ -97,12 +112,107 @@ def law_form(name_or_variables: str | Sequence[str]) -> LawForm:
 
 def parameter_count(k: int) -> int:
     """Length of the parameter vector of a k-variable law: 2k + 1."""
-    return 2 * k + 1
+    return PowerSumLayout.of(k).size
+
+
+@dataclass(frozen=True)
+class PowerSumLayout:
+    """Where each parameter of a sum of power laws over ``variables`` sits in ``theta``.
+
+    The one definition of the paper layout ``theta = [a_1..a_k, alpha_1..alpha_k, e]`` (arXiv
+    2502.06857's code): the fitter, start grid, bootstrap, frontier, prescriptions and plots ask
+    it instead of slicing by hand. Arrays may carry leading batch axes (``theta[..., 2k+1]``) and
+    be numpy or JAX arrays.
+
+    Example:
+        >>> layout = PowerSumLayout(("params", "tokens"))
+        >>> layout.names
+        ('a_params', 'a_tokens', 'alpha_params', 'alpha_tokens', 'e')
+        >>> [v.tolist() for v in layout.split(np.arange(5.0))]
+        [[0.0, 1.0], [2.0, 3.0], 4.0]
+    """
+
+    variables: tuple[str, ...]
+
+    @classmethod
+    def of(cls, variables: Sequence[str] | int) -> PowerSumLayout:
+        """The layout over named variables, or over ``k`` unnamed ones (``x1..xk``)."""
+        if isinstance(variables, int | np.integer):
+            return cls(tuple(f"x{i + 1}" for i in range(int(variables))))
+        return cls(tuple(str(v) for v in variables))
+
+    @property
+    def k(self) -> int:
+        """Number of power-law terms."""
+        return len(self.variables)
+
+    @property
+    def size(self) -> int:
+        """Length of theta: 2k + 1."""
+        return 2 * self.k + 1
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Names of theta's entries: ``a_<variable>``..., ``alpha_<variable>``..., ``e``."""
+        return (*(f"a_{v}" for v in self.variables), *(f"alpha_{v}" for v in self.variables), "e")
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Plot labels of theta's entries, e.g. ``a params``, ``α tokens``, ``e (log E)``."""
+        return (
+            *(f"a {v}" for v in self.variables),
+            *(f"α {v}" for v in self.variables),
+            "e (log E)",
+        )
+
+    def coefficient_index(self, variable: str) -> int:
+        """Position of ``a_<variable>`` in theta."""
+        return self.variables.index(variable)
+
+    def exponent_index(self, variable: str) -> int:
+        """Position of ``alpha_<variable>`` in theta."""
+        return self.k + self.variables.index(variable)
+
+    @property
+    def e_index(self) -> int:
+        """Position of ``e`` (log E) in theta."""
+        return 2 * self.k
+
+    def split(self, theta: Any) -> tuple[Any, Any, Any]:
+        """``theta[..., 2k+1]`` -> ``(a[..., k], alpha[..., k], e[...])``."""
+        k = self.k
+        return theta[..., :k], theta[..., k : 2 * k], theta[..., 2 * k]
+
+    def join(self, a: Any, alpha: Any, e: Any, xp: ModuleType = np) -> Any:
+        """The inverse of :meth:`split`: ``[a..., alpha..., e]`` along the last axis."""
+        e_column = xp.broadcast_to(xp.asarray(e)[..., None], (*xp.shape(a)[:-1], 1))
+        return xp.concatenate([a, alpha, e_column], axis=-1)
+
+    def to_centred(self, theta: Any, centre: Any) -> np.ndarray:
+        """Re-centre the intercepts, ``b_i = a_i - alpha_i * centre_i``: an exact linear change
+        of variables (``centre`` = mean log x) that removes most of the a/alpha correlation."""
+        theta = np.asarray(theta, dtype=np.float64)
+        a, alpha, e = self.split(theta)
+        return self.join(a - alpha * centre, alpha, e)
+
+    def from_centred(self, phi: Any, centre: Any) -> np.ndarray:
+        """The inverse of :meth:`to_centred`."""
+        phi = np.asarray(phi, dtype=np.float64)
+        b, alpha, e = self.split(phi)
+        return self.join(b + alpha * centre, alpha, e)
+
+    def check(self, theta: Any) -> None:
+        """Raise ``FitInputError`` unless theta's last axis has 2k + 1 entries."""
+        n = np.shape(theta)[-1] if np.ndim(theta) else 0
+        if n != self.size:
+            raise FitInputError(
+                f"theta has {n} entries but a law over {list(self.variables)} needs {self.size}"
+            )
 
 
 def split_theta(theta: Any, k: int) -> tuple[Any, Any, Any]:
-    """Split ``theta[..., 2k+1]`` into ``(a[..., k], alpha[..., k], e[...])``."""
-    return theta[..., :k], theta[..., k : 2 * k], theta[..., 2 * k]
+    """Split ``theta[..., 2k+1]`` into ``(a[..., k], alpha[..., k], e[...])`` (the layout's)."""
+    return PowerSumLayout.of(k).split(theta)
 
 
 def log_prediction(theta: Any, log_x: Any, xp: ModuleType = np) -> Any:
@@ -116,8 +226,7 @@ def log_prediction(theta: Any, log_x: Any, xp: ModuleType = np) -> Any:
     Returns:
         ``log L_hat``, shape (n,), a stable logsumexp of the k power-law terms and exp(e).
     """
-    k = log_x.shape[-1]
-    a, alpha, e = split_theta(theta, k)
+    a, alpha, e = PowerSumLayout.of(log_x.shape[-1]).split(theta)
     terms = a - alpha * log_x  # (n, k)
     e_column = xp.broadcast_to(e, terms.shape[:-1])[..., None]
     stacked = xp.concatenate([terms, e_column], axis=-1)
@@ -142,18 +251,19 @@ def log_prediction_jacobian(theta: Any, log_x: Any) -> tuple[Any, Any]:
     import jax.numpy as jnp
 
     k = log_x.shape[-1]
+    layout = PowerSumLayout.of(k)
     m, n = theta.shape[0], log_x.shape[0]
-    terms = theta[:, None, :k] - theta[:, None, k : 2 * k] * log_x[None]
-    e_column = jnp.broadcast_to(theta[:, None, 2 * k : 2 * k + 1], (m, n, 1))
+    a, alpha, e = layout.split(theta[:, None, :])
+    terms = a - alpha * log_x[None]
+    e_column = jnp.broadcast_to(e[..., None], (m, n, 1))
     z = jnp.concatenate([terms, e_column], axis=-1)  # (m, n, k+1)
     peak = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
     shifted = jnp.exp(z - peak)  # one exponential per term serves the value and the softmax
     total = jnp.sum(shifted, axis=-1, keepdims=True)
     log_pred = (peak + jnp.log(total))[..., 0]
     soft = shifted / total
-    jacobian = jnp.concatenate(
-        [soft[..., :k], -soft[..., :k] * log_x[None], soft[..., k:]], axis=-1
-    )
+    # d/da_i = s_i, d/dalpha_i = -s_i log x_i, d/de = s_e, in the layout's order
+    jacobian = layout.join(soft[..., :k], -soft[..., :k] * log_x[None], soft[..., k], jnp)
     return log_pred, jacobian
 
 
@@ -327,8 +437,9 @@ def require_enough_data(
 class PowerSum(LawFamily):
     """``L = E + sum_i A_i x_i^-alpha_i`` over any positive variables (Chinchilla approach 3).
 
-    Parameters are in the paper layout ``[a_1..a_k, alpha_1..alpha_k, e]`` (a = log A, e = log E).
-    The inputs default to ``("params", "tokens")``; pass ``options["variables"]`` to fit others.
+    Parameters are in the paper layout ``[a_1..a_k, alpha_1..alpha_k, e]`` (a = log A, e = log E),
+    described by :meth:`layout`. The inputs default to ``("params", "tokens")``; pass
+    ``options["variables"]`` to fit others. Its named configurations are :data:`NAMED_LAWS`.
     """
 
     name = "power_sum"
@@ -337,18 +448,105 @@ class PowerSum(LawFamily):
     parameter_names = ("a_params", "a_tokens", "alpha_params", "alpha_tokens", "e")
     labels: ClassVar[Mapping[str, str]] = {"x": "params, tokens", "y": "loss"}
 
+    # ------------------------------------------------------------------ the layout, for any variables
+
+    @staticmethod
+    def layout(variables: Sequence[str] | int) -> PowerSumLayout:
+        """The parameter layout of a law over ``variables`` (or ``k`` unnamed variables)."""
+        return PowerSumLayout.of(variables)
+
+    def parameter_names_for(self, inputs: Sequence[str]) -> tuple[str, ...]:
+        """``a_<v>``..., ``alpha_<v>``..., ``e`` for the given variables."""
+        return self.layout(inputs).names
+
+    def parameter_labels(self, inputs: Sequence[str]) -> tuple[str, ...]:
+        """Plot labels of the parameters (``a params``, ``α params``, ``e (log E)``)."""
+        return self.layout(inputs).labels
+
+    def constraints(self, inputs: Sequence[str] | None = None) -> dict[str, str]:
+        """Unconstrained on the log scale; the fit flags exponents <= 0 or a vanishing E."""
+        out = {}
+        for name in self.parameter_names_for(inputs or self.inputs):
+            if name.startswith("alpha_"):
+                out[name] = "real; flagged when <= 0 (negative_exponent, exponent_near_zero)"
+            elif name == "e":
+                out[name] = "real (log E); flagged below -10 (irreducible_error_vanishing)"
+            else:
+                out[name] = "real (log A)"
+        return out
+
+    def start_grid_spec(self) -> Any:
+        """The paper's product grid of starts (:class:`fitting.starts.StartGrid`)."""
+        from fitting.starts import PAPER_GRID
+
+        return PAPER_GRID
+
+    def log_predict_theta(self, theta: Any, log_x: Any, xp: ModuleType = np) -> Any:
+        """log L_hat at ``log_x`` (n, k): :func:`log_prediction`."""
+        return log_prediction(theta, log_x, xp)
+
+    def log_prediction_jacobian(self, theta: Any, log_x: Any) -> tuple[Any, Any]:
+        """Batched log predictions and analytic Jacobian: :func:`log_prediction_jacobian`."""
+        return log_prediction_jacobian(theta, log_x)
+
+    # ------------------------------------------------------------------ derived quantities
+
+    def frontier_parts(
+        self, theta: Any, variables: Sequence[str], shape_logs: Mapping[str, np.ndarray]
+    ) -> tuple[np.ndarray, float, float]:
+        """Split a law for the width-depth frontier: the part of the predicted loss that depends
+        on the shape only (``E`` plus every non-token term, evaluated on ``shape_logs``), and the
+        token term's ``(log coefficient, exponent)`` (``(-inf, 0)`` without a tokens term)."""
+        a, alpha, e = self.layout(variables).split(np.asarray(theta, dtype=np.float64))
+        shape_part = np.full(next(iter(shape_logs.values())).shape, np.exp(e))
+        token_a, token_alpha = -np.inf, 0.0
+        for i, name in enumerate(variables):
+            if name == "tokens":
+                token_a, token_alpha = float(a[i]), float(alpha[i])
+            else:
+                shape_part = shape_part + np.exp(a[i] - alpha[i] * shape_logs[name])
+        return shape_part, token_a, token_alpha
+
+    def params_tokens_terms(
+        self, theta: Any, variables: Sequence[str] = ("params", "tokens")
+    ) -> tuple[Any, Any, Any, Any, Any]:
+        """``(log A, log B, alpha, beta, e)`` of a params-tokens law, in any variable order
+        (arrays broadcast over leading resample axes): what the closed-form allocation reads.
+
+        Raises:
+            FitInputError: a law that is not over exactly params and tokens.
+        """
+        variables = tuple(variables)
+        if set(variables) != {"params", "tokens"} or len(variables) != 2:
+            raise FitInputError(
+                "closed-form prescriptions need a params–tokens law; got variables "
+                f"{list(variables)}"
+            )
+        layout = self.layout(variables)
+        th = np.asarray(theta, dtype=np.float64)
+        if th.shape[-1] != layout.size:
+            raise FitInputError(
+                f"a params–tokens theta has {layout.size} entries; got shape {th.shape}"
+            )
+        return (
+            th[..., layout.coefficient_index("params")],
+            th[..., layout.coefficient_index("tokens")],
+            th[..., layout.exponent_index("params")],
+            th[..., layout.exponent_index("tokens")],
+            th[..., layout.e_index],
+        )
+
     def predict(self, params: np.ndarray, x: np.ndarray) -> np.ndarray:
         return np.exp(log_prediction(np.asarray(params, dtype=np.float64), np.log(x)))
 
     def start_grid(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return np.zeros((1, 2 * x.shape[1] + 1))  # fit() screens the approach-3 grid instead
+        return np.zeros((1, self.layout(x.shape[1]).size))  # fit() screens start_grid_spec()
 
     def derived(self, fit: FamilyFit) -> dict[str, float]:
-        k = len(fit.inputs)
-        alpha = fit.params[k : 2 * k]
-        out = {f"A_{v}": float(np.exp(min(fit.params[i], 700.0))) for i, v in enumerate(fit.inputs)}
-        out.update({f"alpha_{v}": float(a) for v, a in zip(fit.inputs, alpha, strict=True)})
-        out["E"] = float(np.exp(fit.params[-1]))
+        a, alpha, e = self.layout(fit.inputs).split(np.asarray(fit.params, dtype=np.float64))
+        out = {f"A_{v}": float(np.exp(min(a[i], 700.0))) for i, v in enumerate(fit.inputs)}
+        out.update({f"alpha_{v}": float(al) for v, al in zip(fit.inputs, alpha, strict=True)})
+        out["E"] = float(np.exp(e))
         if fit.inputs == ("params", "tokens") and alpha[0] + alpha[1] > 0:
             # compute-optimal allocation with C = 6 N D: N* ~ C^(beta/(alpha+beta))
             out["params_exponent"] = float(alpha[1] / (alpha[0] + alpha[1]))
@@ -412,7 +610,7 @@ class PowerSum(LawFamily):
             result = minimize(obj, result.x, method="L-BFGS-B")
             theta, value = np.asarray(result.x), float(result.fun)
         k = len(variables)
-        names = tuple(f"a_{v}" for v in variables) + tuple(f"alpha_{v}" for v in variables) + ("e",)
+        names = self.parameter_names_for(variables)
         return FamilyFit(
             family=self.name,
             inputs=variables,

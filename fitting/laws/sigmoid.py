@@ -3,7 +3,7 @@ the two-step task law of Bhagia et al., arXiv 2412.04403)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -57,6 +57,14 @@ class SigmoidAccuracy(LawFamily):
             np.array([self._chance + 1e-6, 1e-3, lo - 5 * (hi - lo) - 1.0]),
             np.array([1.0, 1e3, hi + 5 * (hi - lo) + 1.0]),
         )
+
+    def constraints(self, inputs: Sequence[str] | None = None) -> dict[str, str]:
+        return {
+            "top": "chance < top <= 1",
+            "k": "[0.001, 1000]",
+            "L0": "within 5 data ranges of the losses",
+            "chance": "fixed by options['chance'] (default 0.25)",
+        }
 
     def start_grid(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         lo, hi = float(np.min(x)), float(np.max(x))
