@@ -298,7 +298,12 @@ class LawFamily(ABC):
         )
 
 
-REGISTRY: Registry[LawFamily] = Registry("law family", FitInputError)
+def _register_builtins() -> None:
+    import fitting.laws._builtins  # noqa: F401 - registers power_sum, isoflop, loss_to_loss, sigmoid
+
+
+REGISTRY: Registry[LawFamily] = Registry("law family", FitInputError, _register_builtins)
+"""Every law family by name; the built-ins register themselves on first use."""
 
 
 def register_family(family: LawFamily) -> LawFamily:

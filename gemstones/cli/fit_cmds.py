@@ -265,7 +265,7 @@ def fit_command(
     if design_fit.family != "power_sum" and (budget_values is not None or plot is not None):
         raise _input_error(
             f"--budgets and --plot need a power_sum design; {design_fit.design.name!r} fits "
-            f"the {design_fit.family} family (use `gemstones laws fit --plot` for its figure)"
+            f"the {design_fit.family} family"
         )
     written = None
     if out is not None:

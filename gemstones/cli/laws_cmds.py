@@ -41,16 +41,26 @@ def _records(frame_or_records: Any, fmt: TableFormat) -> None:
 
 @laws_app.command("list")
 def laws_list(output_format: FormatOption = TableFormat.table) -> None:
-    """List the registered law families."""
+    """List the registered law families (built-in and installed entry points), with their
+    inputs, parameters and constraints."""
     import polars as pl
 
     from fitting.laws import describe_families
+    from gemstones.scaling.families import load_entry_point_families
 
+    load_entry_point_families()
     records = describe_families()
     if output_format is TableFormat.json:
         typer.echo(dumps_json(records))
         return
-    frame = pl.DataFrame(records).with_columns(
+    rows = [
+        {
+            **record,
+            "constraints": "; ".join(f"{k}: {v}" for k, v in record["constraints"].items()),
+        }
+        for record in records
+    ]
+    frame = pl.DataFrame(rows).with_columns(
         pl.col("inputs").list.join(", "), pl.col("parameters").list.join(", ")
     )
     echo_frame(frame, output_format)
