@@ -283,13 +283,25 @@ class Isoflop(LawFamily):
     def fit(
         self, x: Any, y: Any, weights: Any = None, options: Mapping[str, Any] | None = None
     ) -> FamilyFit:
-        """Fit with :func:`fit_isoflop` (options ``n_budgets``, ``min_runs``)."""
+        """Fit with :func:`fit_isoflop` (options ``n_budgets``, ``min_runs``).
+
+        ``weights`` (per point) count each run by its points' weight (its multiplicity in a
+        bootstrap by runs, as :func:`bootstrap_isoflop` counts it).
+        """
         opts = dict(options or {})
         x_arr = np.asarray(x, dtype=np.float64)
         if x_arr.ndim != 2 or x_arr.shape[1] != 3:
             raise FitInputError(
                 f"isoflop needs x with columns run, params, flops; got {x_arr.shape}"
             )
+        by_run = None
+        if weights is not None:
+            w = np.asarray(weights, dtype=np.float64).reshape(-1)
+            if w.shape != (x_arr.shape[0],):
+                raise FitInputError(f"weights must have {x_arr.shape[0]} entries; got {w.shape}")
+            by_run = {}
+            for run, weight in zip(x_arr[:, 0].tolist(), w.tolist(), strict=True):
+                by_run[run] = max(by_run.get(run, 0.0), weight)
         result = fit_isoflop(
             x_arr[:, 0],
             x_arr[:, 1],
@@ -297,6 +309,7 @@ class Isoflop(LawFamily):
             np.asarray(y, dtype=np.float64),
             n_budgets=int(opts.get("n_budgets", 24)),
             min_runs=int(opts.get("min_runs", 5)),
+            weights_by_run=by_run,
         )
         resid = np.log(result.optimal_params) - (
             result.params_intercept + result.params_exponent * np.log(result.budgets)
