@@ -37,6 +37,7 @@ import numpy as np
 from fitting.errors import FitInputError
 from fitting.laws import (
     DEFAULT_DELTA,
+    POWER_SUM,
     chunked_objective,
     huber,
     log_prediction,
@@ -99,17 +100,11 @@ def _centre(log_x: np.ndarray) -> np.ndarray:
 
 
 def _to_centred(theta: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    k = centre.shape[0]
-    out = np.array(theta, dtype=np.float64, copy=True)
-    out[..., :k] = theta[..., :k] - theta[..., k : 2 * k] * centre
-    return out
+    return POWER_SUM.layout(centre.shape[0]).to_centred(theta, centre)
 
 
 def _from_centred(phi: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    k = centre.shape[0]
-    out = np.array(phi, dtype=np.float64, copy=True)
-    out[..., :k] = phi[..., :k] + phi[..., k : 2 * k] * centre
-    return out
+    return POWER_SUM.layout(centre.shape[0]).from_centred(phi, centre)
 
 
 def _points_per_chunk(m: int) -> int:
@@ -803,7 +798,7 @@ def _best_index(solution: StartsSolution) -> int:
 
 def parameter_names(variables: Sequence[str]) -> tuple[str, ...]:
     """Names of ``theta``'s entries: ``a_<variable>``..., ``alpha_<variable>``..., ``e``."""
-    return (*(f"a_{v}" for v in variables), *(f"alpha_{v}" for v in variables), "e")
+    return POWER_SUM.parameter_names_for(variables)
 
 
 _FLAG_CHUNK = 65_536
@@ -874,7 +869,7 @@ def identifiability_flags(
         z = np.concatenate([b - alpha * cx, np.full((cx.shape[0], 1), e_value)], axis=1)
         share = np.exp(z - np.max(z, axis=1, keepdims=True))
         share /= np.sum(share, axis=1, keepdims=True)  # d log L_hat / d z: softmax weights
-        jac = np.concatenate([share[:, :k], -share[:, :k] * cx, share[:, k:]], axis=1)[:, :keep]
+        jac = POWER_SUM.layout(k).join(share[:, :k], -share[:, :k] * cx, share[:, k])[:, :keep]
         gauss_newton += (jac * w[start : start + _FLAG_CHUNK, None]).T @ jac
     curvature, directions = np.linalg.eigh(gauss_newton)
     weak = curvature <= rtol * max(float(curvature[-1]), np.finfo(np.float64).tiny)

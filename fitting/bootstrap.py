@@ -128,11 +128,9 @@ def resample_counts(
 
 
 def _parameter_names(variables: Sequence[str]) -> tuple[str, ...]:
-    return (
-        *(f"a_{v}" for v in variables),
-        *(f"alpha_{v}" for v in variables),
-        "e",
-    )
+    from fitting.laws import POWER_SUM
+
+    return POWER_SUM.parameter_names_for(variables)
 
 
 @dataclass(frozen=True)

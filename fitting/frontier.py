@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from fitting.errors import FitInputError
-from fitting.laws import log_prediction
+from fitting.laws import POWER_SUM, log_prediction
 
 ShapeFunction = Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64]]
 """A vectorised function of (width, depth) arrays, e.g. parameter count or FLOPs per token."""
@@ -244,11 +244,7 @@ def _check_law(theta: NDArray[np.float64], variables: Sequence[str]) -> tuple[st
         raise FitInputError(
             f"a frontier law may only use {', '.join(FRONTIER_VARIABLES)}; got {unknown}"
         )
-    if theta.shape[-1] != 2 * len(variables) + 1:
-        raise FitInputError(
-            f"theta has {theta.shape[-1]} entries but a law over {list(variables)} needs "
-            f"{2 * len(variables) + 1}"
-        )
+    POWER_SUM.layout(variables).check(theta)
     return variables
 
 
@@ -272,16 +268,7 @@ def _split_law(
     shape_logs: dict[str, NDArray[np.float64]],
 ) -> tuple[NDArray[np.float64], float, float]:
     """Shape part of the predicted loss (P,), and the token term's (log coefficient, exponent)."""
-    k = len(variables)
-    a, alpha, e = theta[:k], theta[k : 2 * k], theta[2 * k]
-    shape_part = np.full(next(iter(shape_logs.values())).shape, np.exp(e))
-    token_a, token_alpha = -np.inf, 0.0
-    for i, name in enumerate(variables):
-        if name == "tokens":
-            token_a, token_alpha = float(a[i]), float(alpha[i])
-        else:
-            shape_part = shape_part + np.exp(a[i] - alpha[i] * shape_logs[name])
-    return shape_part, token_a, token_alpha
+    return POWER_SUM.frontier_parts(theta, variables, shape_logs)
 
 
 class _AllocationRatios:
@@ -595,7 +582,7 @@ def optima_at_budgets(
     rate = np.asarray(cost_per_token(grid.width, grid.depth), dtype=np.float64)
     log_tokens = np.log(budget_arr)[:, None] - np.log(rate)[None, :]  # (b, P)
     params = np.asarray(params_fn(grid.width, grid.depth), dtype=np.float64)
-    k = len(variables)
+    layout = POWER_SUM.layout(variables)
     m = theta_arr.shape[0]
     n_shapes, n_budgets = rate.size, budget_arr.size
     # blocks of at most ~chunk_elements (theta, budget, shape) triples, whatever the grid size
@@ -608,15 +595,14 @@ def optima_at_budgets(
         rows = slice(start, start + th.shape[0])
         for s_start in range(0, n_shapes, shape_block):
             cols = slice(s_start, min(s_start + shape_block, n_shapes))
-            loss = np.exp(th[:, 2 * k])[:, None, None] * np.ones(
-                (1, n_budgets, cols.stop - s_start)
-            )
+            a, alpha, e = layout.split(th)
+            loss = np.exp(e)[:, None, None] * np.ones((1, n_budgets, cols.stop - s_start))
             for i, name in enumerate(variables):
                 if name == "tokens":
                     log_x = log_tokens[None, :, cols]
                 else:
                     log_x = logs[name][None, None, cols]
-                loss = loss + np.exp(th[:, i, None, None] - th[:, k + i, None, None] * log_x)
+                loss = loss + np.exp(a[:, i, None, None] - alpha[:, i, None, None] * log_x)
             idx = np.argmin(loss, axis=-1)  # (c, b), first of equal minima
             value = np.take_along_axis(loss, idx[..., None], axis=-1)[..., 0]
             improved = value < best_loss[rows]  # strict: an earlier shape wins ties

@@ -23,18 +23,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from fitting.errors import FitInputError
+from fitting.laws import POWER_SUM
 
 FLOPS_PER_PARAM_TOKEN = 6.0
 """The 6ND approximation: training FLOPs per parameter per token."""
-
-
-def _param_token_indices(variables: Sequence[str]) -> tuple[int, int]:
-    variables = tuple(variables)
-    if set(variables) != {"params", "tokens"} or len(variables) != 2:
-        raise FitInputError(
-            f"closed-form prescriptions need a params–tokens law; got variables {list(variables)}"
-        )
-    return variables.index("params"), variables.index("tokens")
 
 
 @dataclass(frozen=True)
@@ -82,12 +74,7 @@ def closed_form_allocation(
     Raises:
         FitInputError: a law that is not params–tokens, or non-positive exponents (no optimum).
     """
-    i_n, i_d = _param_token_indices(variables)
-    th = np.asarray(theta, dtype=np.float64)
-    if th.shape[-1] != 5:
-        raise FitInputError(f"a params–tokens theta has 5 entries; got shape {th.shape}")
-    log_a, log_b = th[..., i_n], th[..., i_d]
-    alpha, beta = th[..., 2 + i_n], th[..., 2 + i_d]
+    log_a, log_b, alpha, beta, _ = POWER_SUM.params_tokens_terms(theta, variables)
     if np.any(alpha <= 0) or np.any(beta <= 0):
         raise FitInputError(
             "compute-optimal allocation needs positive exponents; got "
@@ -121,16 +108,13 @@ def params_tokens_grid_optimum(
     The answer is within ``log_step / 2`` (natural log) of the true optimum in log N, so it checks
     the closed forms to the grid's resolution.
     """
-    i_n, i_d = _param_token_indices(variables)
-    th = np.asarray(theta, dtype=np.float64).reshape(-1)
+    log_a, log_b, alpha, beta, e = POWER_SUM.params_tokens_terms(
+        np.asarray(theta, dtype=np.float64).reshape(-1), variables
+    )
     budget_arr = np.atleast_1d(np.asarray(budgets, dtype=np.float64))
     log_n = np.log(10.0) * np.linspace(*log10_params_range, points)
     log_d = np.log(budget_arr / FLOPS_PER_PARAM_TOKEN)[:, None] - log_n[None, :]
-    loss = (
-        np.exp(th[4])
-        + np.exp(th[i_n] - th[2 + i_n] * log_n)[None, :]
-        + np.exp(th[i_d] - th[2 + i_d] * log_d)
-    )
+    loss = np.exp(e) + np.exp(log_a - alpha * log_n)[None, :] + np.exp(log_b - beta * log_d)
     best = np.argmin(loss, axis=1)
     params = np.exp(log_n[best])
     return GridOptimum(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fitting.errors import FitInputError
-from fitting.laws import DEFAULT_DELTA, huber, validate_delta
+from fitting.laws import DEFAULT_DELTA, POWER_SUM, huber, validate_delta
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class StartGrid:
             rest = rest // n_pairs
         chosen = pairs[pair_index]  # (m, k, 2)
         e = np.asarray(self.irreducible, dtype=np.float64)[e_index]
-        return np.concatenate([chosen[..., 0], chosen[..., 1], e[:, None]], axis=1)
+        return POWER_SUM.layout(k).join(chosen[..., 0], chosen[..., 1], e)
 
     def all_starts(self, k: int) -> np.ndarray:
         """Materialise the whole grid, shape (size(k), 2k+1); only sensible for small k."""

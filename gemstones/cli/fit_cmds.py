@@ -15,9 +15,10 @@ from typing import Annotated, Any
 
 import typer
 
+from fitting.laws import NAMED_LAWS
+
 from .app import app, designs_app
 
-LAW_CHOICES = ("params-tokens", "width-depth-tokens", "width-depth-params-tokens")
 FORMATS = ("table", "json")
 
 
@@ -60,8 +61,8 @@ def resolve_design(request: FitRequest) -> tuple[Any, Any]:
         read_table_file,
     )
 
-    if request.law is not None and request.law not in LAW_CHOICES:
-        raise _input_error(f"unknown --law {request.law!r}; valid: {', '.join(LAW_CHOICES)}")
+    if request.law is not None and request.law not in NAMED_LAWS:
+        raise _input_error(f"unknown --law {request.law!r}; valid: {', '.join(NAMED_LAWS)}")
     if request.approach is not None and request.approach not in (1, 3):
         raise _input_error(f"--approach must be 1 or 3; got {request.approach}")
     if request.delta is not None:
@@ -158,7 +159,12 @@ def render_fit(design_fit: Any) -> str:
         f"seconds     {record['seconds']:.2f}",
     ]
     fit = design_fit.fit
-    if design_fit.approach == 3:
+    if design_fit.family != "power_sum":
+        from gemstones.scaling.families import render_family_fit
+
+        lines[1] = f"law         {record['law']} (family {record['family']})"
+        lines += render_family_fit(record)
+    elif design_fit.approach == 3:
         lines += [
             f"objective   {_fmt(fit.objective)}  (summed Huber, delta {fit.delta:g})",
             f"starts      {fit.n_starts} screened on the grid, {fit.n_polished} probed by the "
@@ -199,7 +205,10 @@ def fit_command(
     ] = None,
     y: Annotated[str | None, typer.Option("--y", help="With --data: the loss column.")] = None,
     law: Annotated[
-        str | None, typer.Option("--law", help="Override: " + " | ".join(LAW_CHOICES))
+        str | None,
+        typer.Option(
+            "--law", help="Override with a named power_sum law: " + " | ".join(NAMED_LAWS)
+        ),
     ] = None,
     approach: Annotated[
         int | None, typer.Option("--approach", help="Override: 1 (envelope) or 3 (parametric).")
@@ -253,6 +262,11 @@ def fit_command(
     )
     with Console(stderr=True).status("fitting ..."):
         design_fit = run_fit(request)
+    if design_fit.family != "power_sum" and (budget_values is not None or plot is not None):
+        raise _input_error(
+            f"--budgets and --plot need a power_sum design; {design_fit.design.name!r} fits "
+            f"the {design_fit.family} family"
+        )
     written = None
     if out is not None:
         from gemstones.scaling.results import write_result

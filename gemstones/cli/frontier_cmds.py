@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from fitting.laws import NAMED_LAWS
+
 from .app import app
 
 FORMATS = ("table", "csv", "json")
@@ -61,7 +63,7 @@ def frontier_command(
     law: str = typer.Option(
         None,
         "--law",
-        help="Override the design's law: params-tokens | width-depth-tokens | width-depth-params-tokens.",
+        help="Override the design's law: " + " | ".join(NAMED_LAWS) + ".",
     ),
     no_embeddings: bool = typer.Option(
         False, "--no-embeddings", help="Fit non-embedding parameters."
@@ -105,6 +107,13 @@ def frontier_command(
         check_output_dir(plot, "--plot")
     resource_key = RESOURCE_CHOICES[resource]
     fitted = run_fit(FitRequest(design=design, law=law, approach=3, no_embeddings=no_embeddings))
+    if fitted.family != "power_sum":
+        from gemstones.errors import GemstonesInputError
+
+        raise GemstonesInputError(
+            f"a frontier needs a power_sum law; design {design!r} fits the {fitted.family} "
+            "family (pass --law params-tokens or a width-depth law)"
+        )
     prescribe.warn_about_flags(fitted)
     time_model = prescribe.time_model_from_catalog() if resource_key == "gpu_hours" else None
     fmt = TableFormat(output_format)

@@ -59,16 +59,26 @@ def _records(frame_or_records: Any, fmt: TableFormat) -> None:
 
 @laws_app.command("list")
 def laws_list(output_format: FormatOption = TableFormat.table) -> None:
-    """List the registered law families."""
+    """List the registered law families (built-in and installed entry points), with their
+    inputs, parameters and constraints."""
     import polars as pl
 
-    from fitting.law_families import describe_families
+    from fitting.laws import describe_families
+    from gemstones.scaling.families import load_entry_point_families
 
+    load_entry_point_families()
     records = describe_families()
     if output_format is TableFormat.json:
         typer.echo(dumps_json(records))
         return
-    frame = pl.DataFrame(records).with_columns(
+    rows = [
+        {
+            **record,
+            "constraints": "; ".join(f"{k}: {v}" for k, v in record["constraints"].items()),
+        }
+        for record in records
+    ]
+    frame = pl.DataFrame(rows).with_columns(
         pl.col("inputs").list.join(", "), pl.col("parameters").list.join(", ")
     )
     echo_frame(frame, output_format)
@@ -235,7 +245,7 @@ def laws_profile(
     """Profile-likelihood interval of one approach-3 parameter (shows how flat the objective is)."""
     import numpy as np
 
-    from fitting.law_families import REGISTRY, profile_power_sum
+    from fitting.laws import REGISTRY, profile_power_sum
     from gemstones.scaling.designs import design_table, load_design
 
     if not 2 <= points <= 400 or not low < high:
@@ -301,7 +311,7 @@ def laws_fit(
     """Fit any law family on a design's checkpoints, with bootstrap-by-runs intervals."""
     import numpy as np
 
-    from fitting.law_families import REGISTRY
+    from fitting.laws import REGISTRY
     from gemstones.scaling.law_analysis import fit_family_on_design
 
     REGISTRY.get(law)

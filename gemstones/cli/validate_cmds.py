@@ -53,7 +53,7 @@ def validate_command(
     """Fit each law below a size cut and score its predictions of the larger models."""
     import polars as pl
 
-    from fitting.law_families import REGISTRY
+    from fitting.laws import REGISTRY
     from gemstones.errors import GemstonesInputError
     from gemstones.scaling.designs import list_designs, load_design
     from gemstones.scaling.law_analysis import SCHEMES, VALIDATED_LAWS, Holdout, validate_design

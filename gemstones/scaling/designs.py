@@ -27,10 +27,25 @@ A design names a data selection, a law and its approach, and the fitting options
     params = "N"
 
     [law]
-    form = "params-tokens"    # or variables = ["width", "depth", "tokens"]
-    approach = 3              # 3 (parametric) or 1 (envelope)
+    family = "power_sum"      # a law family: power_sum (default) | isoflop | loss_to_loss |
+                              # sigmoid_accuracy | an entry point of gemstones.law_families |
+                              # "my_laws.py:MyFamily" | "package.module:MyFamily"
+    form = "params-tokens"    # power_sum: a name of fitting.laws.NAMED_LAWS,
+                              # or variables = ["width", "depth", "tokens"]
+    approach = 3              # power_sum: 3 (parametric) or 1 (envelope)
     embeddings = true         # false: use non-embedding parameter counts
     embedding_accounting = "paper"   # paper | input_only | input_and_head
+    inputs = ["flops"]        # other families: table columns of x (default: the family's inputs;
+                              # "run" reads run_name)
+    target = "loss"           # other families: the column fitted (default: the design's loss)
+    resamples = 0             # other families: bootstrap resamples by runs for intervals
+
+    [law.options]             # other families: options of the family's fit, e.g. chance = 0.25
+
+A family given as ``"file.py:ClassName"`` (relative to the design file) or
+``"package.module:ClassName"`` is imported when the design is loaded: naming Python code in a
+design runs it, as importing it in a notebook would; load only designs you trust (see
+:mod:`gemstones.scaling.families`).
 
     [fit]
     delta = 1e-4
@@ -112,24 +127,36 @@ class Selection:
 
 @dataclass(frozen=True)
 class LawSpec:
-    """The law and approach of a design."""
+    """The law family, law and approach of a design."""
 
     form: str | None = "params-tokens"
     variables: tuple[str, ...] | None = None
     approach: int = 3
     embeddings: bool = True
     embedding_accounting: str = "paper"
+    family: str = "power_sum"
+    inputs: tuple[str, ...] | None = None
+    target: str = "loss"
+    resamples: int = 0
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_power_sum(self) -> bool:
+        """Whether the design fits the sum of power laws (approach 1 or 3)."""
+        return self.family == "power_sum"
 
     @property
     def variable_names(self) -> tuple[str, ...]:
-        """The law's variables, in parameter order."""
+        """The power-sum law's variables, in parameter order."""
         if self.variables:
             return self.variables
         return law_form(self.form or "params-tokens").variables
 
     @property
     def name(self) -> str:
-        """The law's display name."""
+        """The law's display name (a power-sum law's name, or the family's)."""
+        if not self.is_power_sum:
+            return self.family.rpartition(":")[2] or self.family
         return law_form(self.variable_names).name
 
 
@@ -173,7 +200,7 @@ class Design:
         law_spec = self.law
         if law is not None:
             law_form(law)  # validates the name
-            law_spec = dataclasses.replace(law_spec, form=law, variables=None)
+            law_spec = dataclasses.replace(law_spec, form=law, variables=None, family="power_sum")
         if approach is not None:
             if approach not in (1, 3):
                 raise GemstonesInputError(f"approach must be 1 or 3; got {approach}")
@@ -209,6 +236,15 @@ def _coerce(section: str, key: str, value: Any, type_text: str) -> Any:
     base = type_text.replace(" | None", "")
     if value is None and optional:
         return None
+    if base.startswith("Mapping["):
+        if not isinstance(value, dict):
+            raise GemstonesInputError(f"[{section}.{key}] must be a table; got {value!r}")
+        for item_key, item in value.items():
+            if isinstance(item, dict):
+                raise GemstonesInputError(
+                    f"[{section}.{key}] {item_key} must be a number, string, boolean or list"
+                )
+        return dict(value)
     if base.startswith("tuple["):
         inner = "int" if "int" in base else "str"
         if not isinstance(value, list):
@@ -282,6 +318,34 @@ def _check_range(where: str, value: int, low: int, high: int) -> None:
         raise GemstonesInputError(f"{where} must be between {low} and {high:,}; got {value!r}")
 
 
+def _check_family(law: LawSpec, path: str | None) -> None:
+    """Resolve a non-default family now (an unknown one exits 2 listing the families), and
+    refuse the keys that belong to the other kind of law."""
+    if law.is_power_sum:
+        given = {
+            "inputs": law.inputs is not None,
+            "target": law.target != "loss",
+            "resamples": law.resamples != 0,
+            "options": bool(law.options),
+        }
+        for key, present in given.items():
+            if present:
+                raise GemstonesInputError(
+                    f"[law] {key} applies to law families other than power_sum; set [law] "
+                    "family, or drop it"
+                )
+        return
+    from gemstones.scaling.families import resolve_family
+
+    resolve_family(law.family, Path(path).parent if path else None)
+    if law.approach != 3:
+        raise GemstonesInputError(
+            f"[law] approach = {law.approach} is a power_sum setting; family {law.family!r} "
+            "has no approach (drop it)"
+        )
+    _check_range("[law] resamples", law.resamples, 0, 100_000)
+
+
 def parse_design(data: Mapping[str, Any], *, path: str | None = None) -> Design:
     """Build and validate a ``Design`` from parsed TOML.
 
@@ -325,6 +389,7 @@ def parse_design(data: Mapping[str, Any], *, path: str | None = None) -> Design:
         _check_choice("[law] form", law.form, tuple(NAMED_LAWS))
     if law.variables is not None:
         law_form(law.variables)
+    _check_family(law, path)
     _check_choice("[fit] resource", options.resource, RESOURCES)
     _check_choice("[fit] method", options.method, APPROACH1_METHODS)
     check_delta(options.delta, "[fit] delta")
@@ -572,6 +637,11 @@ def fit_table(design: Design, rows: pl.DataFrame) -> pl.DataFrame:
         * arch.GPUS_PER_NODE
         / 3600.0,
     ).drop("flops_per_token", "seconds_per_step", "num_nodes")
+    law = design.law
+    if not law.is_power_sum:  # a family may fit other catalog columns (a second loss, a benchmark)
+        wanted = [*(law.inputs or ()), law.target]
+        extra = [c for c in dict.fromkeys(wanted) if c not in table.columns and c in rows.columns]
+        table = table.with_columns([rows[c] for c in extra])
     return _apply_embeddings(design, table)
 
 
@@ -649,7 +719,8 @@ class DesignFit:
     Attributes:
         design: the resolved design (overrides applied).
         table: the canonical fit table (one row per point).
-        fit: an ``Approach3Fit`` or ``Approach1Fit``.
+        fit: an ``Approach3Fit`` or ``Approach1Fit`` (power_sum), else a
+            ``gemstones.scaling.families.FamilyDesignFit``.
         seconds: wall time of the fit (selection excluded).
         data_sha256: hash of the fitted columns (see ``table_sha256``).
     """
@@ -662,11 +733,26 @@ class DesignFit:
 
     @property
     def approach(self) -> int:
-        """1 or 3."""
+        """1 or 3 (power_sum designs; other families keep the default 3 and ``family`` says)."""
         return self.design.law.approach
+
+    @property
+    def family(self) -> str:
+        """The fitted law family's registered name (``power_sum`` for approaches 1 and 3)."""
+        return "power_sum" if self.design.law.is_power_sum else self.fit.fit.family
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON record of this fit (the CLI's ``--format json`` and result files)."""
+        if not self.design.law.is_power_sum:
+            return {
+                "design": self.design.name,
+                "law": self.fit.fit.family,
+                "approach": None,
+                "embeddings": self.design.law.embeddings,
+                "seconds": round(self.seconds, 3),
+                **self.fit.as_dict(),
+                "n_points": int(self.fit.fit.n_points),
+            }
         record: dict[str, Any] = {
             "design": self.design.name,
             "law": self.design.law.name,
@@ -721,7 +807,25 @@ def fit_design(
     if table.height == 0:
         raise GemstonesInputError(f"design {design.name!r} selects no rows; loosen [selection]")
     started = time.perf_counter()
-    if design.law.approach == 3:
+    if not design.law.is_power_sum:
+        from gemstones.scaling.families import fit_family_table, resolve_family
+
+        law = design.law
+        family = resolve_family(law.family, Path(design.path).parent if design.path else None)
+        fit = fit_family_table(
+            family,
+            table,
+            design_name=design.name,
+            inputs=law.inputs,
+            target=law.target,
+            options=law.options,
+            resamples=law.resamples,
+            seed=design.fit.seed,
+        )
+        hashed = [
+            c for c in dict.fromkeys([*fit.columns, law.target]) if table[c].dtype.is_numeric()
+        ]
+    elif design.law.approach == 3:
         variables = list(design.law.variable_names)
         _require_columns(table, [*variables, "loss"], design)
         fit = fit_approach3(

@@ -1,7 +1,7 @@
 """The law families on the catalog: approach 2, loss-to-loss, two-step downstream prediction, and
 extrapolation validation (leave-larger-out and rollout) of every family on a design.
 
-The math is in :mod:`fitting.law_families`; this module selects the catalog rows, builds the
+The math is in :mod:`fitting.laws`; this module selects the catalog rows, builds the
 holdout splits and scores predictions.
 
 Example:
@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from fitting.errors import FitInputError
-from fitting.law_families import REGISTRY, bootstrap_isoflop, relative_errors
+from fitting.laws import REGISTRY, bootstrap_isoflop, relative_errors
 from gemstones.errors import GemstonesInputError
 from gemstones.scaling.designs import Design, design_table, load_design, results_folder
 from registry.metrics import (
@@ -94,7 +94,7 @@ def isoflop_design(
     """Approach 2 on a design's data (every checkpoint it selects), bootstrapped by runs.
 
     Returns:
-        ``fitting.law_families.IsoflopBootstrap``.
+        ``fitting.laws.IsoflopBootstrap``.
     """
     table = design_table(_design(design), catalog)
     run = (
@@ -448,7 +448,7 @@ def validate_design(
 
     With ``interval_resamples`` > 0, ``power_sum`` folds also report ``pi_coverage``: the share
     of held-out points inside the 95% prediction interval (bootstrap refits by runs plus the
-    training residuals, :func:`fitting.law_families.prediction_interval`).
+    training residuals, :func:`fitting.laws.prediction_interval`).
 
     Returns:
         One record per fold: design, law, scheme, fold, n_train, n_test, and the error metrics.
@@ -543,7 +543,7 @@ def _coverage(
     n_polish: int,
 ) -> dict[str, Any]:
     """Share of held-out points inside the 95% prediction interval of a power-sum fold."""
-    from fitting.law_families import bootstrap_family, prediction_interval
+    from fitting.laws import bootstrap_family, prediction_interval
 
     x_train = train.select(variables).to_numpy().astype(np.float64)
     y_train = train["loss"].to_numpy()
@@ -617,7 +617,7 @@ def _validate_fold(
             "final_error_points": result.final_error_points,
         }
     # isoflop: fit N*(C) on the training runs, compare with all runs' N* at the same budgets
-    from fitting.law_families import fit_isoflop
+    from fitting.laws import fit_isoflop
 
     def arrays(frame: pl.DataFrame) -> tuple[np.ndarray, ...]:
         run = (
@@ -693,7 +693,7 @@ def compare_approaches(
     x3, y3 = table.select("params", "tokens").to_numpy(), table["loss"].to_numpy()
     low3 = high3 = None
     if approach3_resamples > 0:
-        from fitting.law_families import bootstrap_family
+        from fitting.laws import bootstrap_family
 
         boot3 = bootstrap_family(
             "power_sum",
@@ -775,7 +775,7 @@ def fit_family_on_design(
     - ``sigmoid_accuracy``: the design's loss -> the benchmark's accuracy (chance floor from
       the metric registry, ``registry.metrics``).
     """
-    from fitting.law_families import bootstrap_family
+    from fitting.laws import bootstrap_family
 
     spec = _design(design)
     REGISTRY.get(law)

@@ -321,7 +321,9 @@ def plot_bootstrap_pairs(
     The point estimate is marked in red; labels are the paper's parameter names.
     """
     thetas = result.thetas[result.usable]
-    names = [_pretty(n) for n in result.parameter_names]
+    from fitting.laws import POWER_SUM
+
+    names = list(POWER_SUM.parameter_labels(result.variables))
     p = thetas.shape[1]
     size = min(2.0 * p, 16.0)
     # Axes span the bulk of each parameter (quartiles +- 3 IQR, and the estimate), so rare
@@ -370,13 +372,6 @@ def plot_bootstrap_pairs(
     fig.suptitle(f"{title}\n{heading}" if title else heading)
     fig.tight_layout()
     return _save(fig, Path(out_dir), stem)
-
-
-def _pretty(name: str) -> str:
-    if name == "e":
-        return "e (log E)"
-    kind, _, variable = name.partition("_")
-    return f"{'α' if kind == 'alpha' else 'a'} {variable}"
 
 
 def plot_residuals(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fitting.errors import FitInputError
-from fitting.law_families import (
+from fitting.laws import (
     REGISTRY,
     LawFamily,
     Registry,
