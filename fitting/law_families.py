@@ -34,6 +34,7 @@ from scipy.optimize import least_squares, minimize
 
 from fitting.errors import FitInputError
 from fitting.named_registry import Registry
+from fitting.result import ResultMixin
 
 DEFAULT_DELTA = 1e-4
 
@@ -41,7 +42,7 @@ DEFAULT_DELTA = 1e-4
 
 
 @dataclass(frozen=True)
-class FamilyFit:
+class FamilyFit(ResultMixin):
     """The fit of a law family to data.
 
     Attributes:
@@ -536,7 +537,7 @@ class SigmoidAccuracy(LawFamily):
 
 
 @dataclass(frozen=True)
-class IsoflopFit:
+class IsoflopFit(ResultMixin):
     """Approach 2: ``N*(C) = G * C^a`` from per-budget parabolas.
 
     Attributes:
@@ -688,7 +689,10 @@ def fit_isoflop(
         raise FitInputError(
             f"isoflop: only {len(keep_c)} budget(s) of {tried} have an interior minimum; need 2"
         )
-    slope, intercept = np.polyfit(np.log(keep_c), np.log(keep_n), 1)
+    from fitting.stats import fit_log_linear
+
+    line = fit_log_linear(np.log(keep_c), np.log(keep_n))
+    slope, intercept = line.slope, line.intercept
     return IsoflopFit(
         budgets=np.array(keep_c),
         optimal_params=np.array(keep_n),
@@ -702,7 +706,7 @@ def fit_isoflop(
 
 
 @dataclass(frozen=True)
-class IsoflopBootstrap:
+class IsoflopBootstrap(ResultMixin):
     """Percentile intervals of approach 2's exponents over resamples by runs."""
 
     fit: IsoflopFit
@@ -743,29 +747,24 @@ def bootstrap_isoflop(
         raise FitInputError(
             f"need 1 <= n_resamples <= 100000 and 0 < ci < 1; got {n_resamples}, {ci}"
         )
+    from fitting.bootstrap import ByRuns, Resample, run_bootstrap
+    from fitting.stats import percentile_bounds
+
     point = fit_isoflop(run, params, flops, loss, **kwargs)
-    runs = np.unique(np.asarray(run))
-    rng = np.random.default_rng(seed)
-    values, failed = [], 0
-    for _ in range(n_resamples):
-        counts = np.bincount(rng.integers(0, runs.size, runs.size), minlength=runs.size)
-        try:
-            fit = fit_isoflop(
-                run,
-                params,
-                flops,
-                loss,
-                weights_by_run=dict(zip(runs.tolist(), counts, strict=True)),
-                **kwargs,
-            )
-            values.append(fit.params_exponent)
-        except FitInputError:
-            failed += 1
-    arr = np.array(values)
+    resampler = ByRuns(np.asarray(run))
+    runs = resampler.labels.tolist()
+
+    def refit(sample: Resample) -> float:
+        weights = dict(zip(runs, np.asarray(sample.run_counts), strict=True))
+        return fit_isoflop(
+            run, params, flops, loss, weights_by_run=weights, **kwargs
+        ).params_exponent
+
+    replicas = run_bootstrap(refit, resampler, n_resamples=n_resamples, seed=seed)
+    arr, failed = np.array(replicas.values), replicas.n_failed
     if arr.size < 2:
         raise FitInputError("isoflop bootstrap: fewer than 2 resamples could be fitted")
-    q = [(1 - ci) / 2 * 100, (1 + ci) / 2 * 100]
-    lo, hi = np.percentile(arr, q)
+    lo, hi = (float(v) for v in percentile_bounds(arr, ci, nonfinite="rank"))
     return IsoflopBootstrap(
         fit=point,
         params_exponent_ci=(float(lo), float(hi)),
@@ -861,7 +860,7 @@ def relative_errors(predicted: Sequence[float], observed: Sequence[float]) -> np
 
 
 @dataclass(frozen=True)
-class Profile:
+class Profile(ResultMixin):
     """The profile of the approach-3 objective along one parameter.
 
     With a Huber threshold far below the residuals (δ = 1e-4), the objective is δ·Σ|r| up to a
@@ -1044,13 +1043,14 @@ def prediction_interval(
     preds = np.stack([log_prediction(t, log_x) for t in thetas])  # (m, n)
     noise = rng.choice(residuals, size=preds.shape)
     draws = np.exp(preds + noise)
-    q = [(1 - level) / 2 * 100, 50, (1 + level) / 2 * 100]
-    low, mid, high = np.percentile(draws, q, axis=0)
-    return low, mid, high
+    from fitting.stats import percentile_bounds
+
+    low, high = percentile_bounds(draws, level, nonfinite="rank")
+    return low, np.median(draws, axis=0), high
 
 
 @dataclass(frozen=True)
-class FamilyBootstrap:
+class FamilyBootstrap(ResultMixin):
     """Percentile intervals of a family's parameters over resamples by groups (runs).
 
     Attributes:
@@ -1113,32 +1113,24 @@ def bootstrap_family(
     start = np.asarray(
         point.params[: len(point.params) - (1 if family == "sigmoid_accuracy" else 0)]
     )
-    labels, index = np.unique(groups, return_inverse=True)
-    rng = np.random.default_rng(seed)
-    samples, derived, failed = [], [], 0
-    for _ in range(n_resamples):
-        counts = np.bincount(rng.integers(0, labels.size, labels.size), minlength=labels.size)
-        weights = counts[index].astype(np.float64)
-        keep = weights > 0
-        try:
-            refit = law.fit(x_arr[keep], y_arr[keep], weights[keep], {**opts, "start": start})
-        except FitInputError:
-            failed += 1
-            continue
-        samples.append(refit.params)
-        derived.append(law.derived(refit))
+    from fitting.bootstrap import ByRuns, Resample, run_bootstrap
+    from fitting.stats import percentile_table
+
+    def refit(sample: Resample) -> tuple[Any, dict[str, float]]:
+        keep = sample.weights > 0
+        again = law.fit(x_arr[keep], y_arr[keep], sample.weights[keep], {**opts, "start": start})
+        return again.params, law.derived(again)
+
+    replicas = run_bootstrap(refit, ByRuns(groups), n_resamples=n_resamples, seed=seed)
+    samples = [params for params, _ in replicas.values]
+    derived = [values for _, values in replicas.values]
+    failed = replicas.n_failed
     if len(samples) < 2:
         raise FitInputError(f"{family} bootstrap: fewer than 2 resamples could be fitted")
     arr = np.array(samples)
-    q = [(1 - ci) / 2 * 100, (1 + ci) / 2 * 100]
-    intervals = {
-        name: tuple(float(v) for v in np.percentile(arr[:, i], q))
-        for i, name in enumerate(point.parameter_names)
-    }
-    derived_intervals = {
-        key: tuple(float(v) for v in np.percentile([d[key] for d in derived], q))
-        for key in derived[0]
-    }
+    intervals = percentile_table(arr, tuple(point.parameter_names), ci)
+    keys = tuple(derived[0])
+    derived_intervals = percentile_table([[d[k] for k in keys] for d in derived], keys, ci)
     return FamilyBootstrap(
         fit=point,
         samples=arr,
