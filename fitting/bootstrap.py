@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -635,3 +635,75 @@ def width_depth_intervals(
                 )
             )
     return tuple(out)
+
+
+BAND_QUANTITIES = ("width", "depth", "width_depth_ratio", "params", "tokens", "tokens_per_param")
+
+
+@dataclass(frozen=True)
+class FrontierBands(ResultMixin):
+    """Bootstrap percentile bands of the optimal configuration at a range of budgets.
+
+    The bands of one ``BootstrapResult``: at any budget they are exactly the intervals that
+    ``width_depth_intervals`` prints for that result, level and grid.
+
+    Attributes:
+        budgets: budgets (b,).
+        estimate, lower, upper: quantity -> (b,) arrays (``BAND_QUANTITIES``).
+        level: the band's central coverage.
+        n_resamples: resamples of the bootstrap; by: its resampler's name; description: in words.
+    """
+
+    budgets: NDArray[np.float64]
+    estimate: dict[str, NDArray[np.float64]]
+    lower: dict[str, NDArray[np.float64]]
+    upper: dict[str, NDArray[np.float64]]
+    level: float
+    n_resamples: int
+    by: str
+    description: str = ""
+
+    QUANTITIES: ClassVar[tuple[str, ...]] = BAND_QUANTITIES
+
+
+def frontier_bands(
+    result: BootstrapResult,
+    budgets: ArrayLike,
+    cost_per_token: Callable,
+    params_fn: Callable,
+    *,
+    level: float = DEFAULT_LEVEL,
+    grid=None,
+) -> FrontierBands:
+    """Percentile bands of the optimum at ``budgets`` from the resamples of ``result``.
+
+    Every band end is ``fitting.stats.percentile_bounds`` of the usable resamples' optima, the
+    same numbers ``width_depth_intervals`` reports at those budgets.
+    """
+    budget_arr = np.atleast_1d(np.asarray(budgets, dtype=np.float64))
+    point, samples = optima_of_resamples(result, budget_arr, cost_per_token, params_fn, grid=grid)
+    lower, upper = {}, {}
+    for name in BAND_QUANTITIES:
+        values = np.asarray(getattr(samples, name), dtype=np.float64)
+        lower[name], upper[name] = _band_ends(values, level)
+    return FrontierBands(
+        budgets=budget_arr,
+        estimate={name: np.asarray(getattr(point, name))[0] for name in BAND_QUANTITIES},
+        lower=lower,
+        upper=upper,
+        level=float(level),
+        n_resamples=result.n_resamples,
+        by=result.by,
+        description=result.description,
+    )
+
+
+def _band_ends(
+    values: NDArray[np.float64], level: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per budget (column), the percentile interval of the finite resampled values."""
+    ends = [percentile_bounds(values[:, j], level, axis=None) for j in range(values.shape[1])]
+    return (
+        np.array([float(lo) for lo, _ in ends], dtype=np.float64),
+        np.array([float(hi) for _, hi in ends], dtype=np.float64),
+    )
