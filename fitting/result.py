@@ -71,7 +71,7 @@ def _encode_key(key: Any) -> str:
 
 
 def _float(value: Any) -> float:
-    if isinstance(value, str):
+    if isinstance(value, str) and value in _NONFINITE:
         return _NONFINITE[value]
     return float(value)
 
