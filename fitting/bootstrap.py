@@ -99,6 +99,14 @@ class Interval(ResultMixin):
         """upper - lower."""
         return self.upper - self.lower
 
+    def summary(self) -> str:
+        """E.g. ``N_opt at 1e+21: 4.1e+09 [2.34e+09, 5.8e+09] (95%)``."""
+        where = "" if self.budget is None else f" at {self.budget:.3g}"
+        return (
+            f"{self.name}{where}: {self.estimate:.4g} [{self.lower:.4g}, {self.upper:.4g}] "
+            f"({self.level:.0%})"
+        )
+
 
 def percentile_interval(
     samples: ArrayLike,

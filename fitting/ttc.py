@@ -636,6 +636,27 @@ class TTCResult(ResultMixin):
         """The codes of ``warnings``, in order."""
         return tuple(w.code for w in self.warnings)
 
+    def summary(self) -> str:
+        """E.g. ``sigmoid: A=0.751 [0.74, 0.76], r95=14.2 [11, 19] (95% CI), still climbing``."""
+
+        def with_ci(name: str, value: float) -> str:
+            lo_hi = self.ci.get(name)
+            return f"{value:.3g}" + ("" if lo_hi is None else f" [{lo_hi[0]:.3g}, {lo_hi[1]:.3g}]")
+
+        flags = [
+            f
+            for f, on in (
+                ("still climbing", self.still_climbing),
+                ("overthinking", self.overthinking),
+            )
+            if on
+        ]
+        level = f" ({self.ci_level:.0%} CI)" if self.ci else ""
+        return (
+            f"{self.fit.form}: A={with_ci('A', self.ceiling)}, r95={with_ci('r95', self.r95)}"
+            f"{level}{', ' + ', '.join(flags) if flags else ''}"
+        )
+
 
 def _validate(
     x: ArrayLike,
