@@ -19,11 +19,12 @@ DEFAULT_CI = DEFAULT_LEVEL
 
 
 def resamples_option(default: int) -> Any:
-    """The ``--resamples`` option (``default`` resamples)."""
+    """The ``--resamples`` option (its ``default`` is the command's, shown by ``--help``)."""
+    del default  # typer reads the default from the parameter
     return typer.Option(
         "--resamples",
         help=f"Bootstrap resamples for the intervals and bands (0: none; at most "
-        f"{MAX_RESAMPLES:,}; default {default}).",
+        f"{MAX_RESAMPLES:,}).",
     )
 
 
