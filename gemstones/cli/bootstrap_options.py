@@ -18,9 +18,8 @@ DEFAULT_CI = DEFAULT_LEVEL
 """Default central coverage of printed intervals and plotted bands (0.95 on every command)."""
 
 
-def resamples_option(default: int) -> Any:
-    """The ``--resamples`` option (its ``default`` is the command's, shown by ``--help``)."""
-    del default  # typer reads the default from the parameter
+def resamples_option() -> Any:
+    """The ``--resamples`` option (each command sets its default; ``--help`` shows it)."""
     return typer.Option(
         "--resamples",
         help=f"Bootstrap resamples for the intervals and bands (0: none; at most "

@@ -231,7 +231,7 @@ def fit_command(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write the figures (PNG + PDF) into this folder.")
     ] = None,
-    resamples: Annotated[int, resamples_option(1000)] = 1000,
+    resamples: Annotated[int, resamples_option()] = 1000,
     seed: Annotated[int, seed_option()] = 0,
     ci: Annotated[float, ci_option()] = DEFAULT_CI,
 ) -> None:

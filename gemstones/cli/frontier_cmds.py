@@ -80,7 +80,7 @@ def frontier_command(
         "--budgets",
         help="Exact budgets (in the resource's units), e.g. 1e20,1e21,1e22.",
     ),
-    resamples: Annotated[int, resamples_option(0)] = 0,
+    resamples: Annotated[int, resamples_option()] = 0,
     seed: Annotated[int, seed_option()] = 0,
     ci: Annotated[float, ci_option()] = DEFAULT_CI,
     output_format: str = typer.Option("table", "--format", help="table | csv | json"),

@@ -100,7 +100,7 @@ def fit_command(
     metric: Annotated[
         str | None, typer.Option("--metric", help="Fit only this metric (e.g. acc_norm).")
     ] = None,
-    resamples: Annotated[int, resamples_option(DEFAULT_REPLICATES)] = DEFAULT_REPLICATES,
+    resamples: Annotated[int, resamples_option()] = DEFAULT_REPLICATES,
     seed: Annotated[int, seed_option()] = 0,
     ci: Annotated[float, ci_option()] = DEFAULT_CI,
     bootstrap: Annotated[
