@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from fitting.errors import FitInputError
+from fitting.result import ResultMixin
 
 
 @dataclass(frozen=True)
-class PowerLawLine:
+class PowerLawLine(ResultMixin):
     """Least-squares line ``log y = slope * log resource + intercept`` (natural logs).
 
     Attributes:
@@ -61,7 +62,7 @@ class PowerLawLine:
 
 
 @dataclass(frozen=True)
-class Approach1Fit:
+class Approach1Fit(ResultMixin):
     """The efficient checkpoints and the prescription lines fitted through them.
 
     Attributes:
@@ -141,8 +142,9 @@ def bucket_minimisers(resource: np.ndarray, loss: np.ndarray, n_buckets: int = 2
 
 
 def fit_line(log_resource: np.ndarray, log_y: np.ndarray, label: str) -> PowerLawLine:
-    """Ordinary least squares of ``log_y`` on ``log_resource`` with standard errors and 95% CIs."""
-    from scipy import stats
+    """Ordinary least squares of ``log_y`` on ``log_resource`` with standard errors and 95% CIs
+    (``fitting.stats.fit_log_linear``, Student-t intervals; NaN errors from 2 points)."""
+    from fitting.stats import fit_log_linear
 
     x = np.asarray(log_resource, dtype=np.float64)
     y = np.asarray(log_y, dtype=np.float64)
@@ -151,26 +153,17 @@ def fit_line(log_resource: np.ndarray, log_y: np.ndarray, label: str) -> PowerLa
         raise FitInputError(
             f"a power-law line needs at least 2 points with distinct resource; got {n}"
         )
-    x_mean = x.mean()
-    sxx = np.sum((x - x_mean) ** 2)
-    slope = float(np.sum((x - x_mean) * (y - y.mean())) / sxx)
-    intercept = float(y.mean() - slope * x_mean)
-    if n > 2:
-        resid = y - (slope * x + intercept)
-        s2 = float(np.sum(resid**2) / (n - 2))
-        slope_se = float(np.sqrt(s2 / sxx))
-        intercept_se = float(np.sqrt(s2 * (1.0 / n + x_mean**2 / sxx)))
-        t = float(stats.t.ppf(0.975, n - 2))
-    else:
-        slope_se = intercept_se = t = float("nan")
+    line = fit_log_linear(x, y)
+    slope, intercept = line.slope, line.intercept
+    slope_se, intercept_se = float(line.stderr[1]), float(line.stderr[0])
     return PowerLawLine(
         label=label,
         slope=slope,
         intercept=intercept,
         slope_stderr=slope_se,
         intercept_stderr=intercept_se,
-        slope_ci=(slope - t * slope_se, slope + t * slope_se),
-        intercept_ci=(intercept - t * intercept_se, intercept + t * intercept_se),
+        slope_ci=line.t_interval(1, 0.95),
+        intercept_ci=line.t_interval(0, 0.95),
         n_points=int(n),
     )
 

@@ -49,6 +49,7 @@ from fitting.laws import (
     validate_delta,
     validate_inputs,
 )
+from fitting.result import ResultMixin
 from fitting.starts import PAPER_GRID, StartGrid, screen_grid, screening_subsample
 
 DEFAULT_MAX_STEPS = 2000
@@ -502,7 +503,7 @@ def _lbfgs_runner(k: int, delta: float, max_steps: int, rtol: float, patience: i
 
 
 @dataclass(frozen=True)
-class Approach3Fit:
+class Approach3Fit(ResultMixin):
     """The best approach-3 fit of a data set.
 
     Paper layout (as published by the Gemstones code): ``coefficients`` a_i on the natural-log scale,

@@ -33,6 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from fitting.errors import FitInputError
 from fitting.laws import POWER_SUM, log_prediction
+from fitting.result import ResultMixin
 
 ShapeFunction = Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64]]
 """A vectorised function of (width, depth) arrays, e.g. parameter count or FLOPs per token."""
@@ -291,7 +292,7 @@ class _AllocationRatios:
 
 
 @dataclass(frozen=True)
-class Frontier(_AllocationRatios):
+class Frontier(_AllocationRatios, ResultMixin):
     """The least-loss configuration per cost bucket (one row per non-empty bucket).
 
     Attributes:
@@ -525,7 +526,7 @@ def bruteforce_frontier(
 
 
 @dataclass(frozen=True)
-class BudgetOptima(_AllocationRatios):
+class BudgetOptima(_AllocationRatios, ResultMixin):
     """Optimal configurations at exact budgets, for one or many parameter vectors.
 
     Token counts are continuous (``budget / cost_per_token``); shapes come from the grid.

@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from fitting.errors import FitInputError
 from fitting.laws import POWER_SUM
+from fitting.result import ResultMixin
 
 FLOPS_PER_PARAM_TOKEN = 6.0
 """The 6ND approximation: training FLOPs per parameter per token."""
@@ -126,7 +127,7 @@ def params_tokens_grid_optimum(
 
 
 @dataclass(frozen=True)
-class PowerLine:
+class PowerLine(ResultMixin):
     """A least-squares line log y = intercept + slope log x, with its parameter covariance.
 
     Attributes:
@@ -184,20 +185,20 @@ def fit_power_line(x: ArrayLike, y: ArrayLike) -> PowerLine:
         )
     if np.any(x_arr <= 0) or np.any(y_arr <= 0):
         raise FitInputError("power-line fits need positive x and y")
-    design = np.stack([np.ones_like(x_arr), np.log(x_arr)], axis=-1)
-    target = np.log(y_arr)
-    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
-    residual = target - design @ coef
-    dof = x_arr.size - 2
-    sigma2 = float(residual @ residual) / dof
-    covariance = sigma2 * np.linalg.inv(design.T @ design)
+    from fitting.stats import fit_log_linear
+
+    line = fit_log_linear(np.log(x_arr), np.log(y_arr))
     return PowerLine(
-        slope=float(coef[1]), intercept=float(coef[0]), covariance=covariance, dof=dof, n=x_arr.size
+        slope=line.slope,
+        intercept=line.intercept,
+        covariance=line.covariance,
+        dof=line.dof,
+        n=line.n,
     )
 
 
 @dataclass(frozen=True)
-class Approach1Prescription:
+class Approach1Prescription(ResultMixin):
     """Approach-1 prescriptions at budgets: params, tokens and tokens/param with regression CIs.
 
     Each quantity maps to ``(estimate, lower, upper)`` arrays of shape (b,).

@@ -50,8 +50,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from fitting.errors import FitInputError
+from fitting.result import ResultMixin
+from fitting.stats import percentile_table
 from fitting.ttc import (
     COVERAGE_FORMS,
+    DEFAULT_CI_LEVEL,
     CurveFit,
     FitWarning,
     TaskCurve,
@@ -60,7 +63,6 @@ from fitting.ttc import (
     curve_summaries,
     fit_curve,
     fit_ttc,
-    percentile_table,
 )
 
 Array = NDArray[np.float64]
@@ -199,7 +201,7 @@ def default_k_grid(n_min: int) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class CoverageCurve:
+class CoverageCurve(ResultMixin):
     """Mean pass@k over problems at each k, with its standard error across problems.
 
     Attributes:
@@ -244,7 +246,7 @@ def coverage_curve(n: ArrayLike, c: ArrayLike, k: Sequence[int] | None = None) -
 
 
 @dataclass(frozen=True)
-class BetaFit:
+class BetaFit(ResultMixin):
     """A (scaled) Beta distribution of per-problem success probabilities, fitted to counts.
 
     p = scale * u with u ~ Beta(alpha, beta); ``beta`` fits have scale 1.
@@ -578,7 +580,7 @@ def samples_for_coverage(fit: CurveFit, target: float) -> float:
 
 
 @dataclass(frozen=True)
-class SamplingResult:
+class SamplingResult(ResultMixin):
     """Coverage against samples k: the curve fit, and (from per-problem counts) the distribution.
 
     Attributes:
@@ -627,6 +629,10 @@ def _check_options(bootstrap: int, seed: int, ci_level: float, targets: Sequence
         raise FitInputError(f"seed={seed} must be >= 0")
     if not 0.0 < ci_level < 1.0:
         raise FitInputError(f"ci_level={ci_level} must lie strictly between 0 and 1")
+    if bootstrap > 0:
+        from fitting.bootstrap import check_bootstrap_options
+
+        check_bootstrap_options(bootstrap, seed, ci_level)
     for target in targets:
         if not 0.0 < target < 1.0:
             raise FitInputError(f"target coverage {target} must lie strictly between 0 and 1")
@@ -639,7 +645,7 @@ def fit_problems(
     k: Sequence[int] | None = None,
     bootstrap: int = 200,
     seed: int = 0,
-    ci_level: float = 0.9,
+    ci_level: float = DEFAULT_CI_LEVEL,
     targets: Sequence[float] = COVERAGE_TARGETS,
     distributions: Sequence[str] = DISTRIBUTION_FORMS,
     extrapolation_factor: float = 4.0,
@@ -744,8 +750,13 @@ def _problem_bootstrap(
     tuple[float, float] | None,
     dict[str, tuple[float, float]],
 ]:
-    """Problems resampled with replacement; the chosen curve form and distribution refitted."""
-    rng = np.random.default_rng(seed)
+    """Problems resampled with replacement; the chosen curve form and distribution refitted.
+
+    The draws and the replicate loop are the bootstrap engine's (``fitting.bootstrap``, problems
+    ``ByPoints``).
+    """
+    from fitting.bootstrap import ByPoints, Resample, run_bootstrap
+
     form = result.fit.form
     x_ref = float(min(curve.k))
     curve_names = (
@@ -757,16 +768,18 @@ def _problem_bootstrap(
         *(str(t) for t in targets),
         "exponent",
     )
-    curve_draws: list[tuple[float, ...]] = []
-    dist_draws: list[tuple[float, ...]] = []
     start = None if best is None else _theta(best.alpha, best.beta, best.scale)
-    for _ in range(replicates):
-        pick = rng.integers(0, ns.size, size=ns.size)
+
+    def refit(
+        sample: Resample,
+    ) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
+        pick = sample.picks
+        curve_draw = dist_draw = None
         if cs[pick].any():
             star = coverage_curve(ns[pick], cs[pick], curve.k)
             se = np.asarray(star.stderr)
             try:
-                refit = fit_curve(
+                again = fit_curve(
                     star.k,
                     star.coverage,
                     form=form,
@@ -774,22 +787,25 @@ def _problem_bootstrap(
                     stderr=se if np.all(se > 0) else None,
                 )
             except FitInputError:
-                refit = None
-            power = refit if form == "exp_power" else _try_power_fit(star)
-            if refit is not None and power is not None:
-                curve_draws.append(
-                    (
-                        *curve_summaries(refit, x_ref),
-                        *refit.parameters.values(),
-                        *(samples_for_coverage(refit, t) for t in targets),
-                        -power.parameters["b"],
-                    )
+                again = None
+            power = again if form == "exp_power" else _try_power_fit(star)
+            if again is not None and power is not None:
+                curve_draw = (
+                    *curve_summaries(again, x_ref),
+                    *again.parameters.values(),
+                    *(samples_for_coverage(again, t) for t in targets),
+                    -power.parameters["b"],
                 )
         if best is not None:
             weights = counts.weights(pick)
             theta, value = _fit_distribution(counts, weights, best.form, start=start)
             fit = _beta_fit(counts, weights, best.form, theta, value)
-            dist_draws.append((fit.alpha, fit.beta, fit.scale, -fit.alpha, -fit.prefactor))
+            dist_draw = (fit.alpha, fit.beta, fit.scale, -fit.alpha, -fit.prefactor)
+        return curve_draw, dist_draw
+
+    replicas = run_bootstrap(refit, ByPoints(int(ns.size)), n_resamples=replicates, seed=seed)
+    curve_draws = [c for c, _ in replicas.values if c is not None]
+    dist_draws = [d for _, d in replicas.values if d is not None]
     table = percentile_table(curve_draws, curve_names, level)
     summary = {k: v for k, v in table.items() if k in ("A", "r50", "r90", "r95")}
     parameters = {k: v for k, v in table.items() if k in result.fit.parameters}
@@ -879,7 +895,7 @@ def fit_coverage(
     n_problems: ArrayLike | None = None,
     bootstrap: int = 200,
     seed: int = 0,
-    ci_level: float = 0.9,
+    ci_level: float = DEFAULT_CI_LEVEL,
     targets: Sequence[float] = COVERAGE_TARGETS,
     assumed_n: float | None = None,
     extrapolation_factor: float = 4.0,
@@ -964,7 +980,7 @@ def fit_coverage(
 
 
 @dataclass(frozen=True)
-class SamplingCurve:
+class SamplingCurve(ResultMixin):
     """The coverage curve of one (model, task) group of a sampling table.
 
     ``task_curve`` wraps the curve fit as a ``fitting.ttc.TaskCurve`` on the axis ``"k"`` (so the
@@ -985,7 +1001,7 @@ def fit_sampling_tables(
     *,
     bootstrap: int = 200,
     seed: int = 0,
-    ci_level: float = 0.9,
+    ci_level: float = DEFAULT_CI_LEVEL,
     targets: Sequence[float] = COVERAGE_TARGETS,
     assumed_n: float | None = None,
 ) -> list[SamplingCurve]:

@@ -183,20 +183,15 @@ def fit_snr_trends(
 
 
 def _least_squares(layer_type: str, group: pl.DataFrame, variables: tuple[str, ...]) -> SnrTrend:
+    from fitting.stats import fit_log_linear
+
     y = np.log(group["best_snr"].to_numpy())
-    columns = [np.ones_like(y)] + [np.log(group[v].cast(pl.Float64).to_numpy()) for v in variables]
-    x = np.column_stack(columns)
-    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
-    residual = y - x @ coef
-    dof = len(y) - x.shape[1]
+    logs = [np.log(group[v].cast(pl.Float64).to_numpy()) for v in variables]
+    plane = fit_log_linear(np.column_stack(logs) if logs else np.empty((y.size, 0)), y)
+    coef, residual = plane.coefficients, plane.residuals
     total = float(np.sum((y - y.mean()) ** 2))
     r2 = 1 - float(residual @ residual) / total if total > 0 else math.nan
-    if dof > 0:
-        sigma2 = float(residual @ residual) / dof
-        cov = sigma2 * np.linalg.pinv(x.T @ x)
-        stderr = tuple(float(math.sqrt(max(c, 0.0))) for c in np.diag(cov)[1:])
-    else:
-        stderr = tuple(math.nan for _ in variables)
+    stderr = tuple(float(v) for v in plane.stderr[1:])
     return SnrTrend(
         layer_type=layer_type,
         variables=variables,

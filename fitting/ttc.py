@@ -73,6 +73,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from fitting.errors import FitInputError
+from fitting.result import ResultMixin
+from fitting.stats import percentile_table
 
 Array = NDArray[np.float64]
 
@@ -132,7 +134,8 @@ COVERAGE_FORMS = ("exp_power", "sigmoid", "exponential")
 """Candidate forms of coverage (pass@k) against the number of samples k (chance 0)."""
 QUANTILES = (0.5, 0.9, 0.95)
 _SUMMARY_NAMES = ("A", "r50", "r90", "r95")
-_HUGE = 1e300
+DEFAULT_CI_LEVEL = 0.95
+"""Central coverage of the bootstrap intervals (the package-wide default; 0.90 before issue 11)."""
 
 
 def chance_level(
@@ -527,7 +530,7 @@ def _finite_or_inf(value: float) -> float:
 
 
 @dataclass(frozen=True)
-class CurveFit:
+class CurveFit(ResultMixin):
     """One curve form fitted to one task's points.
 
     Attributes:
@@ -567,7 +570,7 @@ class CurveFit:
 
 
 @dataclass(frozen=True)
-class FitWarning:
+class FitWarning(ResultMixin):
     """Something about a fit that limits what it can say (see the module docstring for the codes).
 
     Attributes:
@@ -580,7 +583,7 @@ class FitWarning:
 
 
 @dataclass(frozen=True)
-class TTCResult:
+class TTCResult(ResultMixin):
     """The chosen curve of one task with its summaries, confidence intervals and flags.
 
     Attributes:
@@ -613,7 +616,7 @@ class TTCResult:
     r90: float
     r95: float
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)
-    ci_level: float = 0.9
+    ci_level: float = DEFAULT_CI_LEVEL
     parameter_ci: dict[str, tuple[float, float]] = field(default_factory=dict)
     still_climbing: bool = False
     last_doubling_gain: float = 0.0
@@ -632,6 +635,27 @@ class TTCResult:
     def warning_codes(self) -> tuple[str, ...]:
         """The codes of ``warnings``, in order."""
         return tuple(w.code for w in self.warnings)
+
+    def summary(self) -> str:
+        """E.g. ``sigmoid: A=0.751 [0.74, 0.76], r95=14.2 [11, 19] (95% CI), still climbing``."""
+
+        def with_ci(name: str, value: float) -> str:
+            lo_hi = self.ci.get(name)
+            return f"{value:.3g}" + ("" if lo_hi is None else f" [{lo_hi[0]:.3g}, {lo_hi[1]:.3g}]")
+
+        flags = [
+            f
+            for f, on in (
+                ("still climbing", self.still_climbing),
+                ("overthinking", self.overthinking),
+            )
+            if on
+        ]
+        level = f" ({self.ci_level:.0%} CI)" if self.ci else ""
+        return (
+            f"{self.fit.form}: A={with_ci('A', self.ceiling)}, r95={with_ci('r95', self.r95)}"
+            f"{level}{', ' + ', '.join(flags) if flags else ''}"
+        )
 
 
 def _validate(
@@ -941,7 +965,7 @@ def fit_ttc(
     loss: bool = False,
     bootstrap: int = 200,
     seed: int = 0,
-    ci_level: float = 0.9,
+    ci_level: float = DEFAULT_CI_LEVEL,
     overthinking_z: float = 2.0,
     climb_fraction: float = 0.05,
     assumed_n: float | None = None,
@@ -1001,6 +1025,10 @@ def fit_ttc(
         raise FitInputError(f"seed={seed} must be >= 0")
     if bootstrap < 0:
         raise FitInputError(f"bootstrap={bootstrap} must be >= 0")
+    if bootstrap > 0:
+        from fitting.bootstrap import check_bootstrap_options
+
+        check_bootstrap_options(bootstrap, seed, ci_level)
     floor_n = DEFAULT_ASSUMED_N if assumed_n is None else float(assumed_n)
     if not (math.isfinite(floor_n) and floor_n >= 1):
         raise FitInputError(f"assumed_n={assumed_n} must be a finite count >= 1")
@@ -1057,48 +1085,30 @@ def _bootstrap(
 
     Binomial counts when n is known; otherwise Gaussian noise of scale ``noise`` (the stderrs, or the
     floored residual scatter of ``_noise``), so an exact interpolant is resampled with real noise.
+    The draws and the replicate loop are the bootstrap engine's (``fitting.bootstrap``,
+    a ``Parametric`` resampler); the intervals are ``fitting.stats.percentile_table``'s.
     """
-    rng = np.random.default_rng(seed)
+    from fitting.bootstrap import Parametric, Resample, run_bootstrap
+
     mean = fit.predict(data.x)
-    draws: list[tuple[float, ...]] = []
     names = ("A", "r50", "r90", "r95", *fit.parameters)
-    for _ in range(replicates):
+
+    def simulate(rng: np.random.Generator) -> Array:
         if data.n is not None:
             counts = np.round(data.n).astype(np.int64)
-            y_star = rng.binomial(counts, np.clip(mean, 0.0, 1.0)) / counts
-        else:
-            y_star = mean + rng.normal(0.0, 1.0, size=mean.shape) * noise
-            if fit.form not in LOSS_FORMS:
-                y_star = np.clip(y_star, 0.0, 1.0)
-            else:
-                y_star = np.maximum(y_star, 1e-12)
-        replica = _Data(data.x, y_star, data.chance, data.n, data.stderr)
-        try:
-            refit = _fit_form(fit.form, replica, start=np.asarray(fit.theta), polish=2)
-        except FitInputError:
-            continue
-        draws.append((*_summaries(refit, x_ref), *refit.parameters.values()))
-    return percentile_table(draws, names, level)
+            return rng.binomial(counts, np.clip(mean, 0.0, 1.0)) / counts
+        y_star = mean + rng.normal(0.0, 1.0, size=mean.shape) * noise
+        if fit.form not in LOSS_FORMS:
+            return np.clip(y_star, 0.0, 1.0)
+        return np.maximum(y_star, 1e-12)
 
+    def refit(sample: Resample) -> tuple[float, ...]:
+        replica = _Data(data.x, np.asarray(sample.y), data.chance, data.n, data.stderr)
+        again = _fit_form(fit.form, replica, start=np.asarray(fit.theta), polish=2)
+        return (*_summaries(again, x_ref), *again.parameters.values())
 
-def percentile_table(
-    draws: Sequence[Sequence[float]], names: Sequence[str], level: float
-) -> dict[str, tuple[float, float]]:
-    """Central percentile intervals of each column of ``draws`` (one row per replicate), by name.
-
-    Example:
-        >>> percentile_table([(1.0,), (2.0,), (3.0,)], ("x",), 0.5)
-        {'x': (1.5, 2.5)}
-    """
-    if not draws:
-        return {}
-    # Infinite draws (a target a replicate never reaches) are ranked, not interpolated: an
-    # interval end that falls among them is infinite.
-    table = np.clip(np.asarray(draws, dtype=np.float64), -_HUGE, _HUGE)
-    tail = 100.0 * (1.0 - level) / 2.0
-    lo, hi = np.percentile(table, [tail, 100.0 - tail], axis=0)
-    lo, hi = (np.where(np.abs(v) >= _HUGE, np.sign(v) * np.inf, v) for v in (lo, hi))
-    return {name: (float(lo[i]), float(hi[i])) for i, name in enumerate(names)}
+    replicas = run_bootstrap(refit, Parametric(simulate), n_resamples=replicates, seed=seed)
+    return percentile_table(list(replicas.values), names, level)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1108,7 +1118,7 @@ GROUP_COLUMNS = ("model", "checkpoint", "task", "metric", "filter", "n_shot", "c
 
 
 @dataclass(frozen=True)
-class TaskCurve:
+class TaskCurve(ResultMixin):
     """The fitted curve of one group of a tidy table (one model, checkpoint, task, metric, ...)."""
 
     model: str
@@ -1131,7 +1141,7 @@ def fit_table(
     chance: Mapping[str, float] | None = None,
     bootstrap: int = 200,
     seed: int = 0,
-    ci_level: float = 0.9,
+    ci_level: float = DEFAULT_CI_LEVEL,
     progress: Callable[[int, int], None] | None = None,
     assumed_n: float | None = None,
 ) -> list[TaskCurve]:

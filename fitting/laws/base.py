@@ -27,6 +27,7 @@ from scipy.optimize import least_squares
 
 from fitting.errors import FitInputError
 from fitting.named_registry import Registry
+from fitting.result import ResultMixin
 
 DEFAULT_DELTA = 1e-4
 
@@ -34,7 +35,7 @@ DEFAULT_DELTA = 1e-4
 
 
 @dataclass(frozen=True)
-class FamilyFit:
+class FamilyFit(ResultMixin):
     """The fit of a law family to data.
 
     Attributes:

@@ -14,10 +14,11 @@ from scipy.optimize import least_squares
 from fitting.errors import FitInputError
 from fitting.laws.base import DEFAULT_DELTA, REGISTRY, FamilyFit
 from fitting.laws.power_sum import PowerSumLayout, log_prediction, objective
+from fitting.result import ResultMixin
 
 
 @dataclass(frozen=True)
-class Profile:
+class Profile(ResultMixin):
     """The profile of the approach-3 objective along one parameter.
 
     With a Huber threshold far below the residuals (δ = 1e-4), the objective is δ·Σ|r| up to a
@@ -198,13 +199,14 @@ def prediction_interval(
     preds = np.stack([log_prediction(t, log_x) for t in thetas])  # (m, n)
     noise = rng.choice(residuals, size=preds.shape)
     draws = np.exp(preds + noise)
-    q = [(1 - level) / 2 * 100, 50, (1 + level) / 2 * 100]
-    low, mid, high = np.percentile(draws, q, axis=0)
-    return low, mid, high
+    from fitting.stats import percentile_bounds
+
+    low, high = percentile_bounds(draws, level, nonfinite="rank")
+    return low, np.median(draws, axis=0), high
 
 
 @dataclass(frozen=True)
-class FamilyBootstrap:
+class FamilyBootstrap(ResultMixin):
     """Percentile intervals of a family's parameters over resamples by groups (runs).
 
     Attributes:
@@ -267,32 +269,24 @@ def bootstrap_family(
     start = np.asarray(
         point.params[: len(point.params) - (1 if family == "sigmoid_accuracy" else 0)]
     )
-    labels, index = np.unique(groups, return_inverse=True)
-    rng = np.random.default_rng(seed)
-    samples, derived, failed = [], [], 0
-    for _ in range(n_resamples):
-        counts = np.bincount(rng.integers(0, labels.size, labels.size), minlength=labels.size)
-        weights = counts[index].astype(np.float64)
-        keep = weights > 0
-        try:
-            refit = law.fit(x_arr[keep], y_arr[keep], weights[keep], {**opts, "start": start})
-        except FitInputError:
-            failed += 1
-            continue
-        samples.append(refit.params)
-        derived.append(law.derived(refit))
+    from fitting.bootstrap import ByRuns, Resample, run_bootstrap
+    from fitting.stats import percentile_table
+
+    def refit(sample: Resample) -> tuple[Any, dict[str, float]]:
+        keep = sample.weights > 0
+        again = law.fit(x_arr[keep], y_arr[keep], sample.weights[keep], {**opts, "start": start})
+        return again.params, law.derived(again)
+
+    replicas = run_bootstrap(refit, ByRuns(groups), n_resamples=n_resamples, seed=seed)
+    samples = [params for params, _ in replicas.values]
+    derived = [values for _, values in replicas.values]
+    failed = replicas.n_failed
     if len(samples) < 2:
         raise FitInputError(f"{family} bootstrap: fewer than 2 resamples could be fitted")
     arr = np.array(samples)
-    q = [(1 - ci) / 2 * 100, (1 + ci) / 2 * 100]
-    intervals = {
-        name: tuple(float(v) for v in np.percentile(arr[:, i], q))
-        for i, name in enumerate(point.parameter_names)
-    }
-    derived_intervals = {
-        key: tuple(float(v) for v in np.percentile([d[key] for d in derived], q))
-        for key in derived[0]
-    }
+    intervals = percentile_table(arr, tuple(point.parameter_names), ci)
+    keys = tuple(derived[0])
+    derived_intervals = percentile_table([[d[k] for k in keys] for d in derived], keys, ci)
     return FamilyBootstrap(
         fit=point,
         samples=arr,

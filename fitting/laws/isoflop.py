@@ -11,12 +11,13 @@ import numpy as np
 
 from fitting.errors import FitInputError
 from fitting.laws.base import FamilyFit, LawFamily
+from fitting.result import ResultMixin
 
 # --------------------------------------------------------------------------- isoflop
 
 
 @dataclass(frozen=True)
-class IsoflopFit:
+class IsoflopFit(ResultMixin):
     """Approach 2: ``N*(C) = G * C^a`` from per-budget parabolas.
 
     Attributes:
@@ -168,7 +169,10 @@ def fit_isoflop(
         raise FitInputError(
             f"isoflop: only {len(keep_c)} budget(s) of {tried} have an interior minimum; need 2"
         )
-    slope, intercept = np.polyfit(np.log(keep_c), np.log(keep_n), 1)
+    from fitting.stats import fit_log_linear
+
+    line = fit_log_linear(np.log(keep_c), np.log(keep_n))
+    slope, intercept = line.slope, line.intercept
     return IsoflopFit(
         budgets=np.array(keep_c),
         optimal_params=np.array(keep_n),
@@ -182,7 +186,7 @@ def fit_isoflop(
 
 
 @dataclass(frozen=True)
-class IsoflopBootstrap:
+class IsoflopBootstrap(ResultMixin):
     """Percentile intervals of approach 2's exponents over resamples by runs."""
 
     fit: IsoflopFit
@@ -223,29 +227,24 @@ def bootstrap_isoflop(
         raise FitInputError(
             f"need 1 <= n_resamples <= 100000 and 0 < ci < 1; got {n_resamples}, {ci}"
         )
+    from fitting.bootstrap import ByRuns, Resample, run_bootstrap
+    from fitting.stats import percentile_bounds
+
     point = fit_isoflop(run, params, flops, loss, **kwargs)
-    runs = np.unique(np.asarray(run))
-    rng = np.random.default_rng(seed)
-    values, failed = [], 0
-    for _ in range(n_resamples):
-        counts = np.bincount(rng.integers(0, runs.size, runs.size), minlength=runs.size)
-        try:
-            fit = fit_isoflop(
-                run,
-                params,
-                flops,
-                loss,
-                weights_by_run=dict(zip(runs.tolist(), counts, strict=True)),
-                **kwargs,
-            )
-            values.append(fit.params_exponent)
-        except FitInputError:
-            failed += 1
-    arr = np.array(values)
+    resampler = ByRuns(np.asarray(run))
+    runs = resampler.labels.tolist()
+
+    def refit(sample: Resample) -> float:
+        weights = dict(zip(runs, np.asarray(sample.run_counts), strict=True))
+        return fit_isoflop(
+            run, params, flops, loss, weights_by_run=weights, **kwargs
+        ).params_exponent
+
+    replicas = run_bootstrap(refit, resampler, n_resamples=n_resamples, seed=seed)
+    arr, failed = np.array(replicas.values), replicas.n_failed
     if arr.size < 2:
         raise FitInputError("isoflop bootstrap: fewer than 2 resamples could be fitted")
-    q = [(1 - ci) / 2 * 100, (1 + ci) / 2 * 100]
-    lo, hi = np.percentile(arr, q)
+    lo, hi = (float(v) for v in percentile_bounds(arr, ci, nonfinite="rank"))
     return IsoflopBootstrap(
         fit=point,
         params_exponent_ci=(float(lo), float(hi)),

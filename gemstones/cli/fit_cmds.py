@@ -18,6 +18,13 @@ import typer
 from fitting.laws import NAMED_LAWS
 
 from .app import app, designs_app
+from .bootstrap_options import (
+    DEFAULT_CI,
+    check_bootstrap_options,
+    ci_option,
+    resamples_option,
+    seed_option,
+)
 
 FORMATS = ("table", "json")
 
@@ -227,14 +234,21 @@ def fit_command(
         str | None,
         typer.Option(
             "--budgets",
-            help="Prescriptions with 95% CIs at these FLOP budgets, e.g. 1e20,1e21,1e22.",
+            help="Prescriptions with --ci intervals at these FLOP budgets, e.g. 1e20,1e21,1e22.",
         ),
     ] = None,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write the figures (PNG + PDF) into this folder.")
     ] = None,
+    resamples: Annotated[int, resamples_option()] = 1000,
+    seed: Annotated[int, seed_option()] = 0,
+    ci: Annotated[float, ci_option()] = DEFAULT_CI,
 ) -> None:
-    """Fit a scaling law to a design's checkpoints (or to any table)."""
+    """Fit a scaling law to a design's checkpoints (or to any table).
+
+    With --budgets and --plot, the printed intervals and the plotted bands come from the same
+    --resamples bootstrap refits.
+    """
     if output_format not in FORMATS:
         raise _input_error(f"unknown --format {output_format!r}; valid: {', '.join(FORMATS)}")
     from rich.console import Console
@@ -244,6 +258,7 @@ def fit_command(
     from .frontier_cmds import parse_budgets
     from .output import dumps_json
 
+    check_bootstrap_options(resamples, seed, ci)
     budget_values = parse_budgets(budgets) if budgets is not None else None
     if out is not None:
         check_output_dir(out, "--out")
@@ -267,6 +282,7 @@ def fit_command(
             f"--budgets and --plot need a power_sum design; {design_fit.design.name!r} fits "
             f"the {design_fit.family} family"
         )
+    bootstrap = _shared_bootstrap(design_fit, budget_values, plot, resamples, seed)
     written = None
     if out is not None:
         from gemstones.scaling.results import write_result
@@ -279,7 +295,9 @@ def fit_command(
         if budget_values is not None:
             from gemstones.scaling.prescribe import prescription_table
 
-            record["prescriptions"] = prescription_table(design_fit, budget_values).to_dicts()
+            record["prescriptions"] = prescription_table(
+                design_fit, budget_values, bootstrap=bootstrap, level=ci
+            ).to_dicts()
         typer.echo(dumps_json(record))
     else:
         typer.echo(render_fit(design_fit))
@@ -289,12 +307,47 @@ def fit_command(
             from gemstones.scaling.prescribe import print_prescriptions
 
             typer.echo("")
-            print_prescriptions(design_fit, budget_values)
+            print_prescriptions(design_fit, budget_values, bootstrap=bootstrap, level=ci)
     if plot is not None:
         from gemstones.scaling.plots import write_design_plots
 
-        for path in write_design_plots(design_fit, plot):
+        paths = write_design_plots(
+            design_fit, plot, bootstrap=bootstrap, n_resamples=0, level=ci, budgets=budget_values
+        )
+        for path in paths:
             typer.echo(f"wrote {path}", err=output_format == "json")
+
+
+def _shared_bootstrap(
+    design_fit: Any, budgets: list[float] | None, plot: Path | None, resamples: int, seed: int
+) -> Any:
+    """One bootstrap (approach 3) for both the printed intervals and the plotted bands, or None.
+
+    Raises:
+        GemstonesInputError: ``--resamples 0`` with ``--budgets`` on an approach-3 fit (its
+            prescriptions are bootstrap intervals).
+    """
+    if design_fit.approach != 3 or (budgets is None and plot is None):
+        return None
+    if resamples == 0:
+        if budgets is not None:
+            raise _input_error(
+                "--resamples 0: the --budgets prescriptions of an approach-3 fit are bootstrap "
+                "intervals; give --resamples 1 to 100,000"
+            )
+        return None
+    from rich.progress import Progress
+
+    from gemstones.scaling.prescribe import bootstrap_design
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("bootstrap refits", total=resamples)
+        return bootstrap_design(
+            design_fit,
+            n_resamples=resamples,
+            seed=seed,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
 
 
 @designs_app.command("list")

@@ -2,7 +2,8 @@
 
 Prints, per budget bucket of the paper's grid, the width, depth, width/depth, params, tokens and
 tokens/param of least predicted loss; with ``--budgets``, the optimum at those exact budgets
-(with bootstrap CIs when ``--resamples`` > 0); with ``--plot DIR``, writes the figures.
+(with bootstrap CIs when ``--resamples`` > 0); with ``--plot DIR``, writes the figures, whose
+bands come from the same ``--resamples`` refits as the printed intervals (none with 0).
 """
 
 from __future__ import annotations
@@ -15,6 +16,13 @@ import typer
 from fitting.laws import NAMED_LAWS
 
 from .app import app
+from .bootstrap_options import (
+    DEFAULT_CI,
+    check_bootstrap_options,
+    ci_option,
+    resamples_option,
+    seed_option,
+)
 
 FORMATS = ("table", "csv", "json")
 RESOURCE_CHOICES = {"flops": "flops", "gpu-hours": "gpu_hours", "gpu_hours": "gpu_hours"}
@@ -74,12 +82,9 @@ def frontier_command(
         "--budgets",
         help="Exact budgets (in the resource's units), e.g. 1e20,1e21,1e22.",
     ),
-    resamples: int = typer.Option(
-        0,
-        "--resamples",
-        help="With --budgets: bootstrap resamples (by runs) for CIs; 0 = none; at most 100,000.",
-    ),
-    seed: int = typer.Option(0, "--seed", help="Bootstrap seed (0 to 2**32-1)."),
+    resamples: Annotated[int, resamples_option()] = 0,
+    seed: Annotated[int, seed_option()] = 0,
+    ci: Annotated[float, ci_option()] = DEFAULT_CI,
     output_format: str = typer.Option("table", "--format", help="table | csv | json"),
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write the figures (PNG + PDF) into this folder.")
@@ -97,9 +102,7 @@ def frontier_command(
         )
     if resource not in RESOURCE_CHOICES:
         raise GemstonesInputError(f"--resource {resource!r} is not valid; valid: flops, gpu-hours")
-    if resamples != 0:
-        prescribe.check_resamples(resamples)
-    prescribe.check_seed(seed)
+    check_bootstrap_options(resamples, seed, ci)
     budget_list = parse_budgets(budgets) if budgets is not None else None
     if plot is not None:
         from registry.atomic import check_output_dir
@@ -117,11 +120,13 @@ def frontier_command(
     prescribe.warn_about_flags(fitted)
     time_model = prescribe.time_model_from_catalog() if resource_key == "gpu_hours" else None
     fmt = TableFormat(output_format)
-    bootstrap = None
+    # One bootstrap for the printed intervals and the plotted bands.
+    wanted = resamples > 0 and (budget_list is not None or plot is not None)
+    bootstrap = _bootstrap_with_progress(fitted, resamples, seed) if wanted else None
     if budget_list is None:
         frontier = prescribe.design_frontier(fitted, resource=resource_key, time_model=time_model)
         echo_frame(prescribe.frontier_frame(frontier), fmt)
-    elif resamples == 0:
+    elif bootstrap is None:
         echo_frame(
             prescribe.budget_optima_frame(
                 fitted, budget_list, resource=resource_key, time_model=time_model
@@ -129,16 +134,16 @@ def frontier_command(
             fmt,
         )
     else:
-        bootstrap = _bootstrap_with_progress(fitted, resamples, seed)
         table = prescribe.prescription_table(
             fitted,
             budget_list,
             resource=resource_key,
             bootstrap=bootstrap,
+            level=ci,
             time_model=time_model,
         )
         if fmt.value == "table":
-            typer.echo(prescribe.format_prescriptions(table))
+            typer.echo(prescribe.format_prescriptions(table, bootstrap.description))
         else:
             echo_frame(table, fmt)
     if plot is not None:
@@ -148,8 +153,9 @@ def frontier_command(
             fitted,
             plot,
             bootstrap=bootstrap,
-            seed=seed,
-            n_resamples=resamples or 200,
+            n_resamples=0,
+            level=ci,
+            budgets=budget_list if resource_key == "flops" else None,
             time_model=time_model,
         )
         typer.echo(f"wrote {len(paths)} figure files to {plot}", err=True)

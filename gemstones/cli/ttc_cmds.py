@@ -17,6 +17,13 @@ import typer
 from gemstones.errors import GemstonesInputError
 
 from .app import recurrent_app, ttc_app
+from .bootstrap_options import (
+    DEFAULT_CI,
+    check_bootstrap_options,
+    ci_option,
+    resamples_option,
+    seed_option,
+)
 from .output import dumps_json
 
 
@@ -36,8 +43,8 @@ def _parse_chance(items: list[str] | None) -> dict[str, float]:
     return chance
 
 
-MAX_BOOTSTRAP = 10_000
-"""The most bootstrap replicates one ``ttc fit`` runs per curve."""
+DEFAULT_REPLICATES = 200
+"""Bootstrap replicates per curve by default (each is a full refit of the curve)."""
 
 _FLAG_NAMES = {
     "exact_interpolant": "exact interpolant",
@@ -93,10 +100,13 @@ def fit_command(
     metric: Annotated[
         str | None, typer.Option("--metric", help="Fit only this metric (e.g. acc_norm).")
     ] = None,
+    resamples: Annotated[int, resamples_option()] = DEFAULT_REPLICATES,
+    seed: Annotated[int, seed_option()] = 0,
+    ci: Annotated[float, ci_option()] = DEFAULT_CI,
     bootstrap: Annotated[
-        int, typer.Option("--bootstrap", help="Bootstrap replicates for the CIs.")
-    ] = 200,
-    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed (>= 0).")] = 0,
+        int | None,
+        typer.Option("--bootstrap", hidden=True, help="Old name of --resamples."),
+    ] = None,
     groups: Annotated[
         bool,
         typer.Option(
@@ -134,10 +144,11 @@ def fit_command(
         raise GemstonesInputError(f"--x {x!r}: valid: r, flops, samples")
     if output_format not in ("table", "csv", "json"):
         raise GemstonesInputError(f"--format {output_format!r}: valid: table, csv, json")
-    if not 0 <= bootstrap <= MAX_BOOTSTRAP:
-        raise GemstonesInputError(f"--bootstrap {bootstrap}: must lie in 0..{MAX_BOOTSTRAP:,}")
-    if seed < 0:
-        raise GemstonesInputError(f"--seed {seed}: must be >= 0")
+    if bootstrap is not None:
+        resamples = bootstrap
+    check_bootstrap_options(
+        resamples, seed, ci, resamples_name="--resamples" if bootstrap is None else "--bootstrap"
+    )
     if assumed_n is not None and not (math.isfinite(assumed_n) and 1 <= assumed_n <= 1e12):
         raise GemstonesInputError(f"--assumed-n {assumed_n}: must be a count from 1 to 1e12")
     if metric is not None and not metric.strip():
@@ -176,8 +187,9 @@ def fit_command(
                 frame,
                 x=x,
                 chance=levels,
-                bootstrap=bootstrap,
+                bootstrap=resamples,
                 seed=seed,
+                ci_level=ci,
                 progress=lambda done, total: bar.update(job, completed=done, total=total),
                 assumed_n=assumed_n,
             )
@@ -185,7 +197,12 @@ def fit_command(
             else []
         )
         sampled = fit_sampling_tables(
-            problems, aggregate, bootstrap=bootstrap, seed=seed, assumed_n=assumed_n
+            problems,
+            aggregate,
+            bootstrap=resamples,
+            seed=seed,
+            ci_level=ci,
+            assumed_n=assumed_n,
         )
     if output_format == "json":
         records = [curve_record(c) for c in curves] + [sampling_record(s) for s in sampled]
@@ -221,7 +238,10 @@ def _print_table(curves: list[Any], x: str) -> None:
 
     unit = "r" if x == "r" else "FLOPs"
     show_shots = len({c.n_shot for c in curves}) > 1
-    table = Table(title=f"test-time-compute curves (x = {unit}; CIs from the bootstrap)")
+    level = curves[0].result.ci_level if curves else DEFAULT_CI
+    table = Table(
+        title=f"test-time-compute curves (x = {unit}; {level:.0%} CIs from the bootstrap)"
+    )
     columns = ["model", "checkpoint", "task", "metric", "filter"]
     columns += ["n-shot"] if show_shots else []
     columns += ["form", "chance", "A", f"{x}50", f"{x}90", f"{x}95", f"{x}95 CI", f"max {x}"]

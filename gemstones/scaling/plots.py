@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from fitting.bootstrap import FrontierBands
 from registry.atomic import check_output_dir, savefig_atomic
 
 CHINCHILLA_TOKENS_PER_PARAM = 20.0
@@ -268,7 +269,8 @@ def plot_frontier(
                 color="tab:red",
                 alpha=0.18,
                 lw=0,
-                label=f"{bands.level:.0%} bootstrap CI ({bands.n_resamples} by {bands.by})",
+                label=f"{bands.level:.0%} bootstrap CI, {bands.n_resamples} resamples "
+                f"{bands.description or 'by ' + bands.by}",
             )
             ax.plot(
                 bands.budgets,
@@ -411,31 +413,6 @@ def plot_residuals(
     return _save(fig, Path(out_dir), stem)
 
 
-class FrontierBands:
-    """Bootstrap percentile bands of the optimal configuration at a range of budgets.
-
-    Attributes:
-        budgets: budgets (b,). estimate / lower / upper: dicts of quantity -> (b,) arrays.
-        level, n_resamples, by: how the bands were made.
-    """
-
-    QUANTITIES = ("width", "depth", "width_depth_ratio", "params", "tokens", "tokens_per_param")
-
-    def __init__(
-        self, budgets: np.ndarray, point: Any, samples: Any, level: float, n_resamples: int, by: str
-    ) -> None:
-        tail = (1 - level) / 2
-        self.budgets = budgets
-        self.level = level
-        self.n_resamples = n_resamples
-        self.by = by
-        self.estimate = {q: getattr(point, q)[0] for q in self.QUANTITIES}
-        self.lower = {q: np.quantile(getattr(samples, q), tail, axis=0) for q in self.QUANTITIES}
-        self.upper = {
-            q: np.quantile(getattr(samples, q), 1 - tail, axis=0) for q in self.QUANTITIES
-        }
-
-
 def frontier_bands(
     result: Any,
     cost_per_token: Any,
@@ -445,12 +422,21 @@ def frontier_bands(
     level: float = 0.95,
     grid: Any | None = None,
 ) -> FrontierBands:
-    """Bootstrap bands of the optimum at 17 budgets spanning the paper's 1e18..1e26 FLOPs."""
-    from fitting.bootstrap import optima_of_resamples
+    """Bootstrap bands of the optimum at ``budgets`` (default: 17 spanning the paper's 1e18..1e26
+    FLOPs), from the resamples of ``result`` (``fitting.bootstrap.frontier_bands``): at any budget
+    the band's ends are the interval ``prescription_table`` prints for the same result and level."""
+    from fitting.bootstrap import frontier_bands as bands_of
 
-    budgets = np.geomspace(1e18, 1e26, 17) if budgets is None else np.asarray(budgets, float)
-    point, samples = optima_of_resamples(result, budgets, cost_per_token, params_fn, grid=grid)
-    return FrontierBands(budgets, point, samples, level, result.n_resamples, result.by)
+    budgets = band_budgets() if budgets is None else np.asarray(budgets, float)
+    return bands_of(result, budgets, cost_per_token, params_fn, level=level, grid=grid)
+
+
+def band_budgets(extra: Sequence[float] | None = None) -> np.ndarray:
+    """The budgets of a frontier band: 17 from 1e18 to 1e26 FLOPs, plus ``extra`` (sorted)."""
+    base = np.geomspace(1e18, 1e26, 17)
+    if not extra:
+        return base
+    return np.unique(np.concatenate([base, np.asarray(extra, dtype=np.float64)]))
 
 
 def write_design_plots(
@@ -461,6 +447,8 @@ def write_design_plots(
     n_resamples: int = 200,
     seed: int = 0,
     time_model: Any | None = None,
+    level: float = 0.95,
+    budgets: Sequence[float] | None = None,
 ) -> list[Path]:
     """Every figure of a fitted design into ``out_dir`` (the ``--plot DIR`` hook).
 
@@ -470,8 +458,13 @@ def write_design_plots(
     Args:
         fitted: a ``gemstones.scaling.designs.DesignFit``.
         out_dir: output folder (created).
-        bootstrap: a precomputed ``BootstrapResult`` (else ``n_resamples`` by runs, ``seed``).
+        bootstrap: a precomputed ``BootstrapResult``: pass the one whose intervals were printed,
+            so the figures show the same resamples (else ``n_resamples`` refits with ``seed``;
+            with none and ``n_resamples=0`` the pair plot and the frontier bands are left out).
         time_model: for the GPU-hour frontier (default: fitted from the catalog).
+        level: the bands' central coverage (the printed intervals' level).
+        budgets: printed budgets (FLOPs) to add to the band's budgets, so the band passes through
+            the printed intervals exactly.
 
     Returns:
         The written paths (PNG and PDF of each figure).
@@ -499,12 +492,19 @@ def write_design_plots(
     if not is_law:
         return paths
     paths += plot_residuals(fitted.table, fitted.fit, out, title=title, stem=f"{name}_residuals")
-    if bootstrap is None:
+    if bootstrap is None and n_resamples > 0:
         bootstrap = prescribe.bootstrap_design(fitted, n_resamples=n_resamples, seed=seed)
-    paths += plot_bootstrap_pairs(bootstrap, out, title=title, stem=f"{name}_bootstrap_pairs")
-    params_fn = prescribe.params_function(fitted.design)
+    bands = None
+    if bootstrap is not None:
+        paths += plot_bootstrap_pairs(bootstrap, out, title=title, stem=f"{name}_bootstrap_pairs")
+        bands = frontier_bands(
+            bootstrap,
+            prescribe.cost_function("flops"),
+            prescribe.params_function(fitted.design),
+            budgets=band_budgets(budgets),
+            level=level,
+        )
     frontier = prescribe.design_frontier(fitted)
-    bands = frontier_bands(bootstrap, prescribe.cost_function("flops"), params_fn)
     flops_max = float(fitted.table["flops"].max()) if "flops" in fitted.table.columns else None
     paths += plot_frontier(
         frontier,

@@ -22,6 +22,8 @@ import numpy as np
 import polars as pl
 from numpy.typing import ArrayLike, NDArray
 
+from fitting.bootstrap import MAX_RESAMPLES as _MAX_RESAMPLES
+from fitting.bootstrap import MAX_SEED as _MAX_SEED
 from gemstones.errors import GemstonesInputError
 from registry.suites.gemstones import architecture as arch
 
@@ -118,9 +120,10 @@ def fit_time_model(
         raise GemstonesInputError("a time model needs step times of at least 3 distinct shapes")
     gpu_seconds_per_token = sps * nodes * arch.GPUS_PER_NODE / arch.TOKENS_PER_STEP
     log_throughput = np.log(arch.flops_per_token(w, d) / gpu_seconds_per_token)
-    design = np.column_stack([np.ones_like(w), np.log(w), np.log(d)])
-    coef, *_ = np.linalg.lstsq(design, log_throughput, rcond=None)
-    residual = log_throughput - design @ coef
+    from fitting.stats import fit_log_linear
+
+    plane = fit_log_linear(np.column_stack([np.log(w), np.log(d)]), log_throughput)
+    coef, residual = plane.coefficients, plane.residuals
     measured = np.exp(log_throughput)
     return TimeModel(
         intercept=float(coef[0]),
@@ -180,26 +183,31 @@ def _approach3(fitted: Any) -> Any:
     return fitted.fit
 
 
-def fit_arrays(fitted: Any) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[Any]]:
-    """``(log_x (n, k), log_loss (n,), run labels (n,))`` of a fitted approach-3 design."""
+def fit_arrays(
+    fitted: Any,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[Any] | None]:
+    """``(log_x (n, k), log_loss (n,), run labels (n,) or None)`` of a fitted approach-3 design.
+
+    Run labels come from a ``run_name`` column; a table without one (``fit --data``) is
+    resampled by shape (``width`` x ``depth``) when it has both, else by points (labels None).
+    """
     fit = _approach3(fitted)
     table = fitted.table
     x = table.select(list(fit.variables)).to_numpy().astype(np.float64)
-    groups_column = "run_name" if "run_name" in table.columns else None
-    if groups_column is None:
-        # File designs: a run is a shape when widths and depths exist, else every point its own run.
-        if {"width", "depth"} <= set(table.columns):
-            groups = (table["width"].cast(pl.Utf8) + "x" + table["depth"].cast(pl.Utf8)).to_numpy()
-        else:
-            groups = np.arange(table.height).astype(str)
+    groups: NDArray[Any] | None
+    if "run_name" in table.columns:
+        groups = table["run_name"].to_numpy()
+    elif {"width", "depth"} <= set(table.columns):
+        # A run is a shape when widths and depths exist.
+        groups = (table["width"].cast(pl.Utf8) + "x" + table["depth"].cast(pl.Utf8)).to_numpy()
     else:
-        groups = table[groups_column].to_numpy()
+        groups = None
     return np.log(x), np.log(table["loss"].to_numpy().astype(np.float64)), groups
 
 
-#: Most bootstrap refits one call may ask for, and the seed range.
-MAX_RESAMPLES = 100_000
-MAX_SEED = 2**32 - 1
+#: Most bootstrap refits one call may ask for, and the seed range (the engine's bounds).
+MAX_RESAMPLES = _MAX_RESAMPLES
+MAX_SEED = _MAX_SEED
 #: Most budgets one prescription or frontier table may ask for.
 MAX_BUDGETS = 1_000
 
@@ -220,15 +228,27 @@ def check_seed(seed: int, option: str = "--seed") -> int:
     return seed
 
 
+def check_ci(level: float, option: str = "--ci") -> float:
+    """``level`` if it lies strictly between 0 and 1 (e.g. 0.95)."""
+    if isinstance(level, bool) or not 0.0 < level < 1.0:
+        raise GemstonesInputError(
+            f"{option} {level!r} is out of range; valid: strictly between 0 and 1, e.g. 0.95"
+        )
+    return float(level)
+
+
 def bootstrap_design(
     fitted: Any,
     *,
     n_resamples: int = 1000,
-    by: str = "runs",
+    by: str | None = None,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> Any:
     """Bootstrap refits of a fitted approach-3 design (``fitting.bootstrap.BootstrapResult``).
+
+    Resamples runs when the table names them (see ``fit_arrays``), else points; ``by="points"``
+    forces points. The result's ``description`` says which (e.g. "by points (40 points)").
 
     Raises:
         GemstonesInputError: ``n_resamples`` outside 1..``MAX_RESAMPLES`` or ``seed`` outside
@@ -293,7 +313,7 @@ def prescription_table(
     *,
     resource: str = "flops",
     n_resamples: int = 1000,
-    by: str = "runs",
+    by: str | None = None,
     seed: int = 0,
     level: float = 0.95,
     bootstrap: Any | None = None,
@@ -402,8 +422,12 @@ def prescription_table(
     return pl.DataFrame(rows, schema=PRESCRIPTION_SCHEMA)
 
 
-def format_prescriptions(table: pl.DataFrame) -> str:
-    """Plain-text rendering of a prescription table: one line per quantity and budget."""
+def format_prescriptions(table: pl.DataFrame, description: str | None = None) -> str:
+    """Plain-text rendering of a prescription table: one line per quantity and budget.
+
+    ``description``: the bootstrap's resampler in words (``BootstrapResult.description``, e.g.
+    "by points (40 points)"); default "by <resampled_by>".
+    """
     lines = []
     header = f"{'quantity':<18} {'budget':>10} {'estimate':>12} {'lower':>12} {'upper':>12}"
     level = table["level"][0] if table.height else 0.95
@@ -415,28 +439,29 @@ def format_prescriptions(table: pl.DataFrame) -> str:
             f"{row['lower']:>12.5g} {row['upper']:>12.5g}"
         )
     if table.height and table["n_resamples"][0] is not None:
-        lines.append(
-            f"bootstrap: {table['n_resamples'][0]} resamples by {table['resampled_by'][0]}"
-        )
+        how = description or f"by {table['resampled_by'][0]}"
+        lines.append(f"bootstrap: {table['n_resamples'][0]} resamples {how}")
     return "\n".join(lines)
 
 
 def print_prescriptions(fitted: Any, budgets: ArrayLike, **options: Any) -> pl.DataFrame:
     """Compute, print and return the prescription table (the ``gemstones fit --budgets`` hook).
 
-    Bootstrap progress is shown on stderr; ``options`` go to ``prescription_table``.
+    Bootstrap progress is shown on stderr; ``options`` go to ``prescription_table`` (pass
+    ``bootstrap=`` to print the intervals of resamples already drawn, e.g. those a figure shows).
     """
     import typer
     from rich.progress import Progress
 
-    with Progress(transient=True) as progress:
+    bootstrap = options.get("bootstrap")
+    with Progress(transient=True, disable=bootstrap is not None) as progress:
         task = progress.add_task("bootstrap refits", total=options.get("n_resamples", 1000))
         options.setdefault(
             "progress", lambda done, total: progress.update(task, completed=done, total=total)
         )
         table = prescription_table(fitted, budgets, **options)
     warn_about_flags(fitted)
-    typer.echo(format_prescriptions(table))
+    typer.echo(format_prescriptions(table, getattr(bootstrap, "description", None)))
     return table
 
 
