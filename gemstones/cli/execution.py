@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gemstones.errors import GemstonesInputError
+from gemstones.errors import GemstonesInputError, RuntimeFailure
 
 ExecutorOption = Annotated[
     str,
@@ -61,7 +61,8 @@ def make_resources(cpus: float, gpus: float, max_retries: int) -> Any:
 
 @contextmanager
 def failures_as_errors(suffix: str = "") -> Iterator[None]:
-    """Turn ``UnitsFailed`` into the CLI's one-line error: exit 2 if every failure is bad input, else 1."""
+    """Turn ``UnitsFailed`` into an input error (every failure is bad input: exit 2) or a
+    ``RuntimeFailure`` (exit 1), which ``gemstones.cli.main`` prints as one ``error:`` line."""
     from gemstones.execute import UnitsFailed
 
     try:
@@ -69,5 +70,4 @@ def failures_as_errors(suffix: str = "") -> Iterator[None]:
     except UnitsFailed as failed:
         if failed.user_errors_only:
             raise GemstonesInputError(f"{failed}{suffix}") from None
-        typer.echo(f"error: {failed}{suffix}", err=True)
-        raise typer.Exit(1) from None
+        raise RuntimeFailure(f"{failed}{suffix}") from None
