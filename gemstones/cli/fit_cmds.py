@@ -232,7 +232,7 @@ def fit_command(
 
     from registry.atomic import check_output_dir
 
-    from .frontier_cmds import parse_budgets
+    from .budgets import parse_budgets
     from .output import dumps_json
 
     budget_values = parse_budgets(budgets) if budgets is not None else None
