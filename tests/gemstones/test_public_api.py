@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
+
+import pytest
 
 import gemstones
 
@@ -15,6 +20,40 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_every_exported_name_resolves() -> None:
     for name in gemstones.__all__:
         assert getattr(gemstones, name) is not None
+    assert set(gemstones.__all__) == {"__version__", *gemstones._WHERE}
+    assert len(gemstones.__all__) == len(set(gemstones.__all__))  # no name listed twice
+
+
+@pytest.mark.slow
+def test_no_export_is_a_module_or_collides_with_one() -> None:
+    """``gemstones.NAME`` is the same function or class whatever was imported before it."""
+    submodules = {info.name for info in pkgutil.iter_modules(gemstones.__path__)}
+    assert not submodules & set(gemstones.__all__)
+    before = {name: getattr(gemstones, name) for name in gemstones.__all__}
+    for info in pkgutil.walk_packages(gemstones.__path__, "gemstones."):
+        if not info.name.endswith("ray_executor"):  # ray is optional
+            importlib.import_module(info.name)
+    for name, value in before.items():
+        assert not isinstance(value, types.ModuleType), name
+        assert getattr(gemstones, name) is value, name
+
+
+def test_exports_that_name_another_topic_say_so() -> None:
+    # the test-time-compute table fitter is not the design's fit table
+    from fitting.ttc import fit_table
+    from gemstones.scaling.designs import fit_design
+
+    assert gemstones.fit_ttc_table is fit_table
+    assert gemstones.fit_design is fit_design
+    assert "fit_table" not in gemstones.__all__
+    assert callable(gemstones.slimadam) and callable(gemstones.scale_by_slim_adam)
+
+
+def test_dir_lists_the_public_api() -> None:
+    assert dir(gemstones) == sorted(gemstones.__all__)
+    assert not [
+        name for name in gemstones.__all__ if name.startswith("_") and name != "__version__"
+    ]
 
 
 def test_import_is_lazy() -> None:
