@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 from scipy.optimize import least_squares, minimize
 
 from fitting.errors import FitInputError
@@ -850,7 +851,13 @@ def describe_families() -> list[dict[str, Any]]:
     ]
 
 
-def relative_errors(predicted: Sequence[float], observed: Sequence[float]) -> np.ndarray:
+def _interval(values: npt.ArrayLike, q: Sequence[float]) -> tuple[float, float]:
+    """The (low, high) percentiles ``q`` of ``values``."""
+    low, high = np.percentile(np.asarray(values, dtype=np.float64), q)
+    return float(low), float(high)
+
+
+def relative_errors(predicted: npt.ArrayLike, observed: npt.ArrayLike) -> np.ndarray:
     """``|predicted - observed| / observed`` elementwise."""
     p = np.asarray(predicted, dtype=np.float64)
     o = np.asarray(observed, dtype=np.float64)
@@ -1131,14 +1138,8 @@ def bootstrap_family(
         raise FitInputError(f"{family} bootstrap: fewer than 2 resamples could be fitted")
     arr = np.array(samples)
     q = [(1 - ci) / 2 * 100, (1 + ci) / 2 * 100]
-    intervals = {
-        name: tuple(float(v) for v in np.percentile(arr[:, i], q))
-        for i, name in enumerate(point.parameter_names)
-    }
-    derived_intervals = {
-        key: tuple(float(v) for v in np.percentile([d[key] for d in derived], q))
-        for key in derived[0]
-    }
+    intervals = {name: _interval(arr[:, i], q) for i, name in enumerate(point.parameter_names)}
+    derived_intervals = {key: _interval([d[key] for d in derived], q) for key in derived[0]}
     return FamilyBootstrap(
         fit=point,
         samples=arr,

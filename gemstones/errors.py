@@ -71,7 +71,11 @@ class RuntimeFailure(GemstonesError, RuntimeError):
 
 
 #: The bases whose ``exit_code`` the CLI trusts: one per package.
-ERROR_BASES: tuple[type[Exception], ...] = (GemstonesError, RegistryError, FittingError)
+ERROR_BASES: tuple[type[GemstonesError], type[RegistryError], type[FittingError]] = (
+    GemstonesError,
+    RegistryError,
+    FittingError,
+)
 
 
 def exit_code_for(error: BaseException) -> int | None:

@@ -21,7 +21,7 @@ import typer
 try:  # typer >= 0.20 vendors click as typer._click
     from typer import _click as click
 except ImportError:  # pragma: no cover - older typer uses click itself
-    import click
+    import click  # type: ignore[no-redef]
 
 from gemstones.errors import ERROR_BASES, RUNTIME_FAILURE, exit_code_for
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from gemstones.errors import GemstonesInputError, RuntimeFailure
+
+if TYPE_CHECKING:
+    from gemstones.execute import Executor, Resources
 
 ExecutorOption = Annotated[
     str,
@@ -36,7 +39,7 @@ RetriesOption = Annotated[
 ]
 
 
-def make_executor(name: str, address: str | None, describe: Callable[[Any], str] = str) -> Any:
+def make_executor(name: str, address: str | None, describe: Callable[[Any], str] = str) -> Executor:
     """The executor named by ``--executor`` (checked against the registry).
 
     Raises:
@@ -52,7 +55,7 @@ def make_executor(name: str, address: str | None, describe: Callable[[Any], str]
     return get_executor(name, **options)
 
 
-def make_resources(cpus: float, gpus: float, max_retries: int) -> Any:
+def make_resources(cpus: float, gpus: float, max_retries: int) -> Resources:
     """``Resources`` from the per-unit options."""
     from gemstones.execute import Resources
 

@@ -11,11 +11,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .app import app, designs_app
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from gemstones.scaling.designs import Design, DesignFit
 
 LAW_CHOICES = ("params-tokens", "width-depth-tokens", "width-depth-params-tokens")
 FORMATS = ("table", "json")
@@ -41,7 +46,7 @@ def _input_error(message: str) -> Exception:
     return GemstonesInputError(message)
 
 
-def resolve_design(request: FitRequest) -> tuple[Any, Any]:
+def resolve_design(request: FitRequest) -> tuple[Design, pl.DataFrame | None]:
     """The design a request asks for, and its fit table when it comes from ``--data``.
 
     Returns:
@@ -85,6 +90,7 @@ def resolve_design(request: FitRequest) -> tuple[Any, Any]:
         raise _input_error(
             "--data fits approach 3 on the --x columns; drop --law/--approach/--no-embeddings"
         )
+    assert request.data is not None  # the --design branch returned above
     x_columns = parse_x_columns(request.x, request.y)
     raw = read_table_file(request.data)
     name = Path(request.data).name
@@ -133,7 +139,7 @@ def parse_x_columns(x: str, y: str) -> list[str]:
     return columns
 
 
-def run_fit(request: FitRequest, catalog: Any | None = None) -> Any:
+def run_fit(request: FitRequest, catalog: Any | None = None) -> DesignFit:
     """Resolve, select and fit; return the ``gemstones.scaling.designs.DesignFit``."""
     from gemstones.scaling.designs import design_table, fit_design
 
@@ -147,8 +153,10 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.10g}"
 
 
-def render_fit(design_fit: Any) -> str:
+def render_fit(design_fit: DesignFit) -> str:
     """Human-readable summary of a fit (the ``--format table`` output)."""
+    from fitting.approach3 import Approach3Fit
+
     record = design_fit.to_dict()
     lines = [
         f"design      {record['design']}",
@@ -158,7 +166,7 @@ def render_fit(design_fit: Any) -> str:
         f"seconds     {record['seconds']:.2f}",
     ]
     fit = design_fit.fit
-    if design_fit.approach == 3:
+    if isinstance(fit, Approach3Fit):
         lines += [
             f"objective   {_fmt(fit.objective)}  (summed Huber, delta {fit.delta:g})",
             f"starts      {fit.n_starts} screened on the grid, {fit.n_polished} probed by the "

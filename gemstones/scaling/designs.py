@@ -56,6 +56,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from fitting.approach1 import Approach1Fit
+from fitting.approach3 import Approach3Fit
 from fitting.laws import NAMED_LAWS, law_form
 from gemstones.errors import GemstonesInputError
 from gemstones.readers import TABLE_SUFFIXES, numeric_columns, read_table, read_toml_file
@@ -258,7 +260,9 @@ def _section(name: str, raw: Any) -> Any:
 def _check_choice(where: str, value: Any, valid: tuple[Any, ...]) -> None:
     if value not in valid:
         shown = ", ".join(str(v) for v in valid)
-        raise GemstonesInputError(f"{where} = {value!r} is not valid; valid values: {shown}")
+        raise GemstonesInputError(
+            f"{where} = {value!r} is not valid; valid values: {shown}", value=value, valid=valid
+        )
 
 
 def check_delta(delta: float, where: str = "--delta") -> float:
@@ -599,14 +603,15 @@ class DesignFit:
     Attributes:
         design: the resolved design (overrides applied).
         table: the canonical fit table (one row per point).
-        fit: an ``Approach3Fit`` or ``Approach1Fit``.
+        fit: an ``Approach3Fit`` (a parametric law) or an ``Approach1Fit`` (an envelope); test
+            with ``isinstance`` or use :meth:`require_approach3`.
         seconds: wall time of the fit (selection excluded).
         data_sha256: hash of the fitted columns (see ``table_sha256``).
     """
 
     design: Design
     table: pl.DataFrame
-    fit: Any
+    fit: Approach3Fit | Approach1Fit
     seconds: float
     data_sha256: str
 
@@ -614,6 +619,24 @@ class DesignFit:
     def approach(self) -> int:
         """1 or 3."""
         return self.design.law.approach
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """The law fit's degeneracy flags (e.g. a vanishing irreducible loss); none for approach 1."""
+        return tuple(self.fit.flags) if isinstance(self.fit, Approach3Fit) else ()
+
+    def require_approach3(self) -> Approach3Fit:
+        """The parametric law fit, which frontiers, bootstraps and prescriptions need.
+
+        Raises:
+            GemstonesInputError: the design is an approach-1 (envelope) fit.
+        """
+        if not isinstance(self.fit, Approach3Fit):
+            raise GemstonesInputError(
+                f"design {self.design.name!r} is an approach-1 fit; frontiers need an approach-3 "
+                "law (use --approach 3)"
+            )
+        return self.fit
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON record of this fit (the CLI's ``--format json`` and result files)."""
@@ -626,7 +649,7 @@ class DesignFit:
             "seconds": round(self.seconds, 3),
         }
         record.update(self.fit.as_dict())
-        if self.approach == 1:
+        if isinstance(self.fit, Approach1Fit):
             record.setdefault("objective", None)
             record.setdefault("exponents", [self.fit.params.slope, self.fit.tokens.slope])
             record.setdefault(
@@ -666,6 +689,7 @@ def fit_design(
     from fitting.approach1 import fit_approach1
     from fitting.approach3 import fit_approach3
 
+    fit: Approach3Fit | Approach1Fit
     if table is None:
         table = design_table(design, catalog)
     if table.height == 0:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from fitting.approach1 import Approach1Fit
 from fitting.errors import FitInputError
 from fitting.law_families import CHANCE, REGISTRY, bootstrap_isoflop, relative_errors
 from gemstones.errors import GemstonesInputError
@@ -33,7 +34,7 @@ def _catalog(catalog: Any | None) -> pl.DataFrame:
     if catalog is None:
         from registry.catalog import load_catalog
 
-        catalog = load_catalog()
+        return load_catalog().frame
     return catalog.frame if hasattr(catalog, "frame") else catalog
 
 
@@ -575,6 +576,7 @@ def compare_approaches(
     table = design_table(spec, catalog)
     rows: list[dict[str, Any]] = []
     one = fit_design(spec.with_overrides(approach=1), table=table).fit
+    assert isinstance(one, Approach1Fit)  # approach 1 was asked for
     rows.append(
         {
             "approach": 1,

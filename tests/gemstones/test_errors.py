@@ -164,3 +164,34 @@ def test_foreign_exceptions_have_no_exit_code() -> None:
     for error in (KeyError("k"), ValueError("v"), OSError(5, "io"), RuntimeError("r")):
         assert exit_code_for(error) is None
     assert {GemstonesError, RegistryError, FittingError} == set(ERROR_BASES)
+
+
+def test_hub_failures_are_classified_by_type_not_message() -> None:
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    from registry.hub_client import hub_failure
+
+    offline = hub_failure(OfflineModeIsEnabled("any text"), "listing")
+    assert type(offline) is HubUnreachableError
+    # huggingface_hub's size check of a finished transfer: a bare OSError without errno
+    transfer = hub_failure(OSError("Consistency check failed: size 3 != 5"), "downloading f")
+    assert type(transfer) is HubError and "incomplete transfer while downloading f" in str(transfer)
+    reworded = hub_failure(OSError("the sizes differ"), "downloading f")
+    assert type(reworded) is HubError  # the same class whatever the library's wording
+    # a failure of this machine (errno set) is not the Hub's
+    assert hub_failure(OSError(28, "No space left on device"), "downloading f") is None
+    assert hub_failure(KeyError("k"), "listing") is None
+
+
+def test_choice_errors_name_the_value_and_the_choices() -> None:
+    from gemstones.models.huginn_exits import CRITERIA, check_criterion
+    from registry.catalog import load_catalog
+
+    with pytest.raises(RegistryInputError) as unknown_variant:
+        load_catalog(prefer_refreshed=False).select(variant="nope")
+    assert unknown_variant.value.value == "nope"
+    assert unknown_variant.value.valid is not None and "main" in unknown_variant.value.valid
+    with pytest.raises(GemstonesInputError) as unknown_criterion:
+        check_criterion("nope")
+    assert unknown_criterion.value.value == "nope"
+    assert unknown_criterion.value.valid == tuple(CRITERIA)
