@@ -71,3 +71,31 @@ def test_registry_and_fitting_never_import_gemstones_or_each_other() -> None:
             for line in path.read_text().splitlines():
                 match = re.match(r"\s*(?:from|import)\s+(\w+)", line)
                 assert not (match and match.group(1) in forbidden), f"{path}: {line.strip()}"
+
+
+#: Calls that read or write files; ``fitting`` is arrays in, results out.
+FILE_IO = re.compile(
+    r"\bopen\(|\.(read|write)_(text|bytes)\(|\bpl\.(read|scan)_|\.(write|sink)_(csv|parquet|json|ndjson)\("
+    r"|\bnp\.(save|savez|savetxt|load|loadtxt|genfromtxt)\b|\bjson\.(load|dump)\(|\bsavefig\(|\bpickle\b"
+)
+
+
+def test_fitting_does_no_file_io() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted((ROOT / "fitting").rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if FILE_IO.search(line)
+    ]
+    assert not offenders, offenders
+    assert FILE_IO.search("frame = pl.read_csv(path)") and FILE_IO.search("with open(p) as f:")
+
+
+def test_import_contracts_hold() -> None:
+    """The contracts in .importlinter: layering, no file-system modules in fitting, an acyclic CLI."""
+    linter = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run(
+        [str(linter)], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert " 0 broken" in result.stdout
