@@ -158,7 +158,8 @@ class Resampler(Protocol):
     words for the user (e.g. "by runs (22 runs)").
     """
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     @property
     def description(self) -> str: ...

@@ -10,7 +10,9 @@ polish only those (see ``fitting.approach3.solve_from_starts``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -177,7 +179,7 @@ def _screened(grid, index, values, total, n_points, k) -> ScreenedStarts:
     )
 
 
-_CHUNK_KERNEL: dict[str, object] = {}
+_CHUNK_KERNEL: dict[str, Callable[..., Any]] = {}
 TABLE_ROW_STEP = 6
 """The last variable's table is padded to a multiple of this many rows (one compile per bucket)."""
 

@@ -191,7 +191,7 @@ def fit_log_linear(log_x: ArrayLike, log_y: ArrayLike) -> LogLinearFit:
     else:
         covariance = np.full((design.shape[1],) * 2, np.nan)
     return LogLinearFit(
-        coefficients=coefficients,
+        coefficients=np.asarray(coefficients, dtype=np.float64),
         covariance=covariance,
         residuals=residuals,
         dof=dof,

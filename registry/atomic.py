@@ -32,25 +32,33 @@ import stat
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:  # polars is only needed by the table writers; `gemstones --help` stays fast
     import polars as pl
 
-from .errors import RegistryInputError
+from .errors import RUNTIME_FAILURE, RegistryError, RegistryInputError
 
 
 class OutputPathError(RegistryInputError):
     """An output path that cannot be written as asked: it is a folder, or sits under a file."""
 
 
-class AtomicWriteError(OSError):
-    """Writing a file failed (disk full, no permission, I/O error); the old file is unchanged."""
+class AtomicWriteError(RegistryError, OSError):
+    """Writing a file failed (disk full, no permission, I/O error); the old file is unchanged.
+
+    A runtime failure (``exit_code`` 1) and an ``OSError`` with the cause's ``errno``.
+    """
+
+    exit_code: ClassVar[int] = RUNTIME_FAILURE
 
     def __init__(self, path: Path, cause: OSError) -> None:
         super().__init__(cause.errno, cause.strerror or str(cause), str(path))
         self.path = Path(path)
         self.cause = cause
+
+    def __reduce__(self) -> tuple[type[AtomicWriteError], tuple[Path, OSError]]:
+        return (type(self), (self.path, self.cause))  # pickles across processes (executors)
 
     def __str__(self) -> str:
         reason = self.cause.strerror or str(self.cause) or type(self.cause).__name__

@@ -54,7 +54,9 @@ def _check_members(name: str, values: Sequence[Any], valid: Sequence[Any]) -> No
     unknown = [v for v in values if v not in set(valid)]
     if unknown:
         shown = ", ".join(str(v) for v in valid) or "none in this suite"
-        raise RegistryInputError(f"unknown {name} {unknown[0]!r}; valid {name}s: {shown}")
+        raise RegistryInputError(
+            f"unknown {name} {unknown[0]!r}; valid {name}s: {shown}", value=unknown[0], valid=valid
+        )
 
 
 @dataclass(frozen=True)

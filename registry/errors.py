@@ -1,18 +1,62 @@
 """Errors raised by the registry.
 
-``RegistryInputError`` is a user mistake (unknown variant, malformed checkpoint id, empty filter, an
-``HF_ENDPOINT`` that is not a URL): the CLI prints its message on one line and exits 2. ``HubError`` is
-a runtime failure of the registry (the Hub is offline, unauthorised or broken, or the user cache it
-fills is unreadable): the CLI prints it and exits 1.
+Every registry error is a :class:`RegistryError` and carries the exit code the CLI uses for it, as
+the class attribute ``exit_code``:
+
+* :class:`RegistryInputError` (exit 2) is a user mistake (unknown variant, malformed checkpoint id,
+  empty filter, an ``HF_ENDPOINT`` that is not a URL). ``value`` is the rejected value and ``valid``
+  what would have been accepted, where the raiser knows them.
+* :class:`HubError` (exit 1) is a runtime failure (the Hub is offline, unauthorised or broken, or the
+  user cache it fills is unreadable).
+
+``registry`` cannot import ``gemstones``, so this base is its own; ``gemstones.errors.exit_code_for``
+maps it (and ``fitting``'s and ``gemstones``' bases) to an exit code in one place.
+
+Example:
+    >>> error = RegistryInputError("unknown variant 'x'; valid variants: main", value="x", valid=("main",))
+    >>> (error.exit_code, error.value, error.valid)
+    (2, 'x', ('main',))
 """
 
+from __future__ import annotations
 
-class RegistryInputError(ValueError):
-    """A query or argument the registry cannot accept; the message names the value and valid ones."""
+from collections.abc import Sequence
+from typing import ClassVar
+
+#: Exit code of a user mistake (bad option, value, file or path).
+USER_MISTAKE = 2
+#: Exit code of a runtime failure (the Hub, a failed write).
+RUNTIME_FAILURE = 1
 
 
-class HubError(RuntimeError):
+class RegistryError(Exception):
+    """Base of the registry's errors; ``exit_code`` says whether it is a mistake (2) or failure (1)."""
+
+    exit_code: ClassVar[int] = RUNTIME_FAILURE
+
+
+class RegistryInputError(RegistryError, ValueError):
+    """A query or argument the registry cannot accept; the message names the value and valid ones.
+
+    Attributes:
+        value: the rejected value, when one value is to blame (else ``None``).
+        valid: the accepted values, when they form a short list (else ``None``).
+    """
+
+    exit_code: ClassVar[int] = USER_MISTAKE
+
+    def __init__(
+        self, message: str, *, value: object = None, valid: Sequence[object] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.value = value
+        self.valid = tuple(valid) if valid is not None else None
+
+
+class HubError(RegistryError, RuntimeError):
     """The Hub could not serve a request; the message says what to do."""
+
+    exit_code: ClassVar[int] = RUNTIME_FAILURE
 
 
 class HubAnswerError(HubError):

@@ -1,4 +1,5 @@
-"""The wheel carries the embedded data, and an installed copy finds it without the repository."""
+"""The wheel carries the embedded data and the ``py.typed`` markers, and an installed copy finds the
+data without the repository."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ def test_wheel_finds_embedded_data_outside_the_repository(tmp_path: Path) -> Non
         names = archive.namelist()
         archive.extractall(site)
     assert "registry/_data/catalog/gemstones.parquet" in names
+    # PEP 561: type checkers read the annotations of an installed copy
+    assert {"registry/py.typed", "fitting/py.typed", "gemstones/py.typed"} <= set(names)
     shipped = {
         name.removeprefix("registry/_data/") for name in names if name.startswith("registry/_data/")
     }

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 from scipy.optimize import least_squares
 
 from fitting.errors import FitInputError
@@ -328,7 +329,7 @@ def describe_families() -> list[dict[str, Any]]:
     return records
 
 
-def relative_errors(predicted: Sequence[float], observed: Sequence[float]) -> np.ndarray:
+def relative_errors(predicted: npt.ArrayLike, observed: npt.ArrayLike) -> np.ndarray:
     """``|predicted - observed| / observed`` elementwise."""
     p = np.asarray(predicted, dtype=np.float64)
     o = np.asarray(observed, dtype=np.float64)

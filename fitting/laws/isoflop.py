@@ -293,14 +293,15 @@ class Isoflop(LawFamily):
             raise FitInputError(
                 f"isoflop needs x with columns run, params, flops; got {x_arr.shape}"
             )
-        by_run = None
+        by_run: dict[Any, float] | None = None
         if weights is not None:
             w = np.asarray(weights, dtype=np.float64).reshape(-1)
             if w.shape != (x_arr.shape[0],):
                 raise FitInputError(f"weights must have {x_arr.shape[0]} entries; got {w.shape}")
-            by_run = {}
+            maxima: dict[Any, float] = {}
             for run, weight in zip(x_arr[:, 0].tolist(), w.tolist(), strict=True):
-                by_run[run] = max(by_run.get(run, 0.0), weight)
+                maxima[run] = max(maxima.get(run, 0.0), weight)
+            by_run = maxima
         result = fit_isoflop(
             x_arr[:, 0],
             x_arr[:, 1],

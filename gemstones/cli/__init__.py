@@ -4,8 +4,9 @@ Each command group lives in its own module and registers itself on ``app``; heav
 (JAX, matplotlib) are imported inside the commands so that ``gemstones --help`` stays fast.
 
 :func:`main` is the one place where errors become exit codes, each reported on one line
-``error: ...``: user mistakes (typed input errors, bad options) exit 2, runtime failures (the Hub,
-a write that failed) exit 1. Readers and writers translate library errors (polars, JSON, TOML,
+``error: ...``: every package's errors carry their exit code (``gemstones.errors.exit_code_for``):
+user mistakes (typed input errors, bad options) exit 2, runtime failures (the Hub, a write that
+failed, failed work units) exit 1. Readers and writers translate library errors (polars, JSON, TOML,
 ``OSError``) into these typed errors where they happen; nothing here matches on message text.
 """
 
@@ -20,12 +21,9 @@ import typer
 try:  # typer >= 0.20 vendors click as typer._click
     from typer import _click as click
 except ImportError:  # pragma: no cover - older typer uses click itself
-    import click
+    import click  # type: ignore[no-redef]
 
-from fitting.errors import FitInputError
-from gemstones.errors import GemstonesInputError
-from registry.atomic import AtomicWriteError
-from registry.errors import HubError, RegistryInputError
+from gemstones.errors import ERROR_BASES, RUNTIME_FAILURE, exit_code_for
 
 # Importing the command modules registers their commands on ``app``.
 from . import (  # noqa: F401
@@ -43,11 +41,6 @@ from . import (  # noqa: F401
     validate_cmds,
 )
 from .app import app
-
-#: User mistakes: exit 2. ``registry.atomic.OutputPathError`` is a ``RegistryInputError``.
-USER_ERRORS = (GemstonesInputError, RegistryInputError, FitInputError)
-#: Runtime failures: exit 1.
-RUNTIME_ERRORS = (HubError, AtomicWriteError)
 
 
 def one_line(message: object) -> str:
@@ -103,12 +96,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         if isinstance(usage, click.exceptions.UsageError) and context is not None:
             hint += f" (see `{context.command_path} --help`)"
         _fail(f"{one_line(usage.format_message())}{hint}", usage.exit_code)
-    except USER_ERRORS as mistake:
-        _fail(mistake, 2)
-    except RUNTIME_ERRORS as failure:
-        _fail(failure, 1)
+    except ERROR_BASES as error:  # every package's typed errors; the class says the exit code
+        _fail(error, exit_code_for(error) or RUNTIME_FAILURE)
     except typer.Abort:
-        _fail("aborted", 1)
+        _fail("aborted", RUNTIME_FAILURE)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gemstones.errors import GemstonesInputError
+from gemstones.errors import GemstonesInputError, RuntimeFailure
+
+if TYPE_CHECKING:
+    from gemstones.execute import Executor, Resources
 
 ExecutorOption = Annotated[
     str,
@@ -36,7 +39,7 @@ RetriesOption = Annotated[
 ]
 
 
-def make_executor(name: str, address: str | None, describe: Callable[[Any], str] = str) -> Any:
+def make_executor(name: str, address: str | None, describe: Callable[[Any], str] = str) -> Executor:
     """The executor named by ``--executor`` (checked against the registry).
 
     Raises:
@@ -52,7 +55,7 @@ def make_executor(name: str, address: str | None, describe: Callable[[Any], str]
     return get_executor(name, **options)
 
 
-def make_resources(cpus: float, gpus: float, max_retries: int) -> Any:
+def make_resources(cpus: float, gpus: float, max_retries: int) -> Resources:
     """``Resources`` from the per-unit options."""
     from gemstones.execute import Resources
 
@@ -61,7 +64,8 @@ def make_resources(cpus: float, gpus: float, max_retries: int) -> Any:
 
 @contextmanager
 def failures_as_errors(suffix: str = "") -> Iterator[None]:
-    """Turn ``UnitsFailed`` into the CLI's one-line error: exit 2 if every failure is bad input, else 1."""
+    """Turn ``UnitsFailed`` into an input error (every failure is bad input: exit 2) or a
+    ``RuntimeFailure`` (exit 1), which ``gemstones.cli.main`` prints as one ``error:`` line."""
     from gemstones.execute import UnitsFailed
 
     try:
@@ -69,5 +73,4 @@ def failures_as_errors(suffix: str = "") -> Iterator[None]:
     except UnitsFailed as failed:
         if failed.user_errors_only:
             raise GemstonesInputError(f"{failed}{suffix}") from None
-        typer.echo(f"error: {failed}{suffix}", err=True)
-        raise typer.Exit(1) from None
+        raise RuntimeFailure(f"{failed}{suffix}") from None

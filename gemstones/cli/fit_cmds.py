@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -25,6 +25,11 @@ from .bootstrap_options import (
     resamples_option,
     seed_option,
 )
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from gemstones.scaling.designs import Design, DesignFit
 
 FORMATS = ("table", "json")
 
@@ -49,7 +54,7 @@ def _input_error(message: str) -> Exception:
     return GemstonesInputError(message)
 
 
-def resolve_design(request: FitRequest) -> tuple[Any, Any]:
+def resolve_design(request: FitRequest) -> tuple[Design, pl.DataFrame | None]:
     """The design a request asks for, and its fit table when it comes from ``--data``.
 
     Returns:
@@ -93,6 +98,7 @@ def resolve_design(request: FitRequest) -> tuple[Any, Any]:
         raise _input_error(
             "--data fits approach 3 on the --x columns; drop --law/--approach/--no-embeddings"
         )
+    assert request.data is not None  # the --design branch returned above
     x_columns = parse_x_columns(request.x, request.y)
     raw = read_table_file(request.data)
     name = Path(request.data).name
@@ -141,7 +147,7 @@ def parse_x_columns(x: str, y: str) -> list[str]:
     return columns
 
 
-def run_fit(request: FitRequest, catalog: Any | None = None) -> Any:
+def run_fit(request: FitRequest, catalog: Any | None = None) -> DesignFit:
     """Resolve, select and fit; return the ``gemstones.scaling.designs.DesignFit``."""
     from gemstones.scaling.designs import design_table, fit_design
 
@@ -155,8 +161,11 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.10g}"
 
 
-def render_fit(design_fit: Any) -> str:
+def render_fit(design_fit: DesignFit) -> str:
     """Human-readable summary of a fit (the ``--format table`` output)."""
+    from fitting.approach1 import Approach1Fit
+    from fitting.approach3 import Approach3Fit
+
     record = design_fit.to_dict()
     lines = [
         f"design      {record['design']}",
@@ -171,7 +180,7 @@ def render_fit(design_fit: Any) -> str:
 
         lines[1] = f"law         {record['law']} (family {record['family']})"
         lines += render_family_fit(record)
-    elif design_fit.approach == 3:
+    elif isinstance(fit, Approach3Fit):
         lines += [
             f"objective   {_fmt(fit.objective)}  (summed Huber, delta {fit.delta:g})",
             f"starts      {fit.n_starts} screened on the grid, {fit.n_polished} probed by the "
@@ -185,7 +194,7 @@ def render_fit(design_fit: Any) -> str:
         ):
             lines.append(f"{name:<10} {alpha:>14.8g} {a:>14.8g} {big_a:>14.6g}")
         lines.append(f"flags       {', '.join(fit.flags) if fit.flags else 'none'}")
-    else:
+    elif isinstance(fit, Approach1Fit):
         lines += [
             f"resource    {fit.resource_name} ({fit.method}: {fit.efficient.size} efficient points)",
             "",
@@ -255,7 +264,7 @@ def fit_command(
 
     from registry.atomic import check_output_dir
 
-    from .frontier_cmds import parse_budgets
+    from .budgets import parse_budgets
     from .output import dumps_json
 
     check_bootstrap_options(resamples, seed, ci)

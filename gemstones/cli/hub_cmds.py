@@ -89,28 +89,13 @@ def _select_rows(design: str | None, filters: dict[str, str | None], suite: str 
     return _design_rows(design, catalog)
 
 
-def _design_rows(name: str, catalog: Any):
-    """Rows a design selects: ``gemstones.scaling.designs`` when available, else the paper set of that name."""
-    import polars as pl
+def _design_rows(name: str, catalog: Any) -> Any:
+    """Rows (one per checkpoint) that the design ``name`` selects from ``catalog``."""
+    from gemstones.scaling.designs import load_design, select_rows
 
-    try:
-        from gemstones.scaling.designs import (  # written by the designs issue
-            load_design,
-            select_rows,
-        )
-    except ImportError:
-        load_design = select_rows = None
-    if load_design is not None and select_rows is not None:
-        selected = select_rows(load_design(name), catalog)
-        frame = getattr(selected, "frame", selected)
-        return frame.unique(subset=["repo_id", "revision"], maintain_order=True)
-    from registry.suites.gemstones.build import PAPER_SETS
-
-    if name not in PAPER_SETS:
-        raise GemstonesInputError(
-            f"unknown design {name!r}; valid designs: {', '.join(PAPER_SETS)}"
-        )
-    return catalog.frame.filter(pl.col("in_paper_sets").list.contains(name))
+    selected = select_rows(load_design(name), catalog)
+    frame = getattr(selected, "frame", selected)
+    return frame.unique(subset=["repo_id", "revision"], maintain_order=True)
 
 
 def _progress(total: int, description: str, *, bytes_mode: bool = False):

@@ -77,6 +77,7 @@ def validate_command(
     if all_designs:
         names = [n for n in list_designs() if load_design(n).selection.source == "catalog"]
     else:
+        assert design is not None  # exactly one of --design / --all-designs, checked above
         names = [design]
     records = []
     for name in names:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import tokenizers
@@ -44,7 +44,6 @@ from gemstones.evaluate.inputs import (
     read_tasks,
 )
 from gemstones.models import (
-    LoadedModel,
     Registry,
     check_tokenizer_fits,
     load_model,  # noqa: F401  (used by the docstring examples)
@@ -115,6 +114,20 @@ for _spec in (
 # -- scoring rows ------------------------------------------------------------------------------------
 
 
+class ScoringModel(Protocol):
+    """What the metrics need of a model: a ``LoadedModel``, or a wrapper that forwards to one."""
+
+    @property
+    def config(self) -> Any: ...
+
+    @property
+    def vocab_size(self) -> int: ...
+
+    def token_logprobs(
+        self, input_ids: np.ndarray, targets: np.ndarray, attention_mask: np.ndarray, /
+    ) -> Any: ...
+
+
 @dataclass(frozen=True)
 class _Row:
     """One model input: ``tokens[start:stop]`` predicts ``tokens[start+1:stop+1]``; targets at
@@ -132,7 +145,7 @@ def _bucket(length: int, context: int) -> int:
 
 
 def _score_rows(
-    model: LoadedModel,
+    model: ScoringModel,
     segments: Sequence[np.ndarray],
     owners: Sequence[np.ndarray],
     rows: Sequence[_Row],
@@ -160,7 +173,7 @@ def _score_rows(
 
 
 def _check_args(
-    model: LoadedModel, tokenizer: tokenizers.Tokenizer, context: int | None, batch_size: int
+    model: ScoringModel, tokenizer: tokenizers.Tokenizer, context: int | None, batch_size: int
 ) -> int:
     check_tokenizer_fits(tokenizer, model.vocab_size)
     limit = int(getattr(model.config, "max_position_embeddings", 0) or 0)
@@ -223,7 +236,7 @@ def _layout(
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[_Row]]:
     """Token segments, their owners (document index, -1 for prefix tokens), each token's index within
     its document, and the rows that score them."""
-    pieces = []
+    pieces: list[tuple[np.ndarray, ...]] = []
     for d, enc in enumerate(encodings):
         ids = np.asarray(enc.ids, dtype=np.int64)
         owner = np.full(len(ids), d, dtype=np.int64)
@@ -269,7 +282,7 @@ def _scored_bytes(text: str, enc: tokenizers.Encoding, lo: int, hi: int) -> int:
 
 
 def corpus_loss(
-    model: LoadedModel,
+    model: ScoringModel,
     tokenizer: tokenizers.Tokenizer,
     documents: Sequence[str],
     *,
@@ -424,7 +437,7 @@ def _stderr(hits: np.ndarray) -> float:
 
 
 def multiple_choice(
-    model: LoadedModel,
+    model: ScoringModel,
     tokenizer: tokenizers.Tokenizer,
     items: Sequence[MCItem | dict],
     *,
@@ -462,7 +475,10 @@ def multiple_choice(
     if not items:
         raise EvaluationInputError("no multiple-choice items to evaluate")
     context = _check_args(model, tokenizer, context, batch_size)
-    segments, owners, rows, slots = [], [], [], []
+    segments: list[np.ndarray] = []
+    owners: list[np.ndarray] = []
+    rows: list[Any] = []
+    slots: list[Any] = []
     for i, item in enumerate(items):
         for j, choice in enumerate(item.choices):
             head, tail = _encode_pair(

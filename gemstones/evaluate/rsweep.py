@@ -618,7 +618,7 @@ def run_rsweep(
         raise GemstonesInputError("no settings to sweep")
     options = {"seed": seed, "context": context, "batch_size": batch_size, "dtype": dtype}
     key = fingerprint(model, tokenizer, tasks, corpus, options)
-    manifest = {
+    manifest: dict[str, Any] = {
         "model": str(model.resolve()),
         "tokenizer": str(tokenizer.resolve()),
         "tasks": None if tasks is None else str(tasks.resolve()),

@@ -157,7 +157,8 @@ def _plain(value: Any) -> Any:
 def _split_fields(result: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """A metric result's scalar fields (``values``) and its sequences (``details``: per document,
     per item), JSON-ready."""
-    fields = dataclasses.asdict(result) if dataclasses.is_dataclass(result) else dict(vars(result))
+    is_instance = dataclasses.is_dataclass(result) and not isinstance(result, type)
+    fields = dataclasses.asdict(result) if is_instance else dict(vars(result))
     values: dict[str, Any] = {}
     details: dict[str, Any] = {}
     for key, value in fields.items():
@@ -181,6 +182,7 @@ def measure(
     from gemstones.evaluate import metrics
 
     options = metric.option_dict
+    result: metrics.LossResult | metrics.MCResult
     if metric.kind == "loss":
         passed = {key: options[key] for key in LOSS_OPTIONS if key in options}
         result = metrics.corpus_loss(

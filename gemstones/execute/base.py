@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from fitting.named_registry import Registry
-from gemstones.errors import GemstonesInputError
+from gemstones.errors import GemstonesInputError, RuntimeFailure, is_user_mistake
 
 U = TypeVar("U")
 R = TypeVar("R")
@@ -61,8 +61,10 @@ class UnitFailure:
     error: BaseException
 
 
-class UnitsFailed(RuntimeError):
+class UnitsFailed(RuntimeFailure):
     """Some units failed; the others finished (and, under :func:`run_units`, were saved).
+
+    A runtime failure (exit 1); the CLI reports it as a user mistake when :attr:`user_errors_only`.
 
     Attributes:
         failures: one :class:`UnitFailure` per failed unit, in completion order.
@@ -83,11 +85,7 @@ class UnitsFailed(RuntimeError):
     @property
     def user_errors_only(self) -> bool:
         """True when every failure is a user mistake (bad input), not a runtime failure."""
-        from fitting.errors import FitInputError
-        from registry.errors import RegistryInputError
-
-        mistakes = (GemstonesInputError, RegistryInputError, FitInputError)
-        return all(isinstance(f.error, mistakes) for f in self.failures)
+        return all(is_user_mistake(f.error) for f in self.failures)
 
 
 #: One CPU, no GPU, three retries.

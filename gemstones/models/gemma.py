@@ -80,7 +80,7 @@ class GemmaConfig:
             raise ModelLoadError(
                 f"config.json: model_type {raw.get('model_type')!r} is not 'gemma'"
             )
-        ints = {
+        ints: dict[str, Any] = {
             name: _positive_int(raw, name)
             for name in (
                 "vocab_size",
@@ -340,7 +340,7 @@ def hidden_states(
 
 def output_weight(params: Params) -> jax.Array:
     """The LM head ``(vocab, hidden)``: its own matrix, or the embeddings when tied."""
-    return params.get("lm_head", params["embed"])
+    return params["lm_head"] if "lm_head" in params else params["embed"]
 
 
 def forward(

@@ -32,13 +32,17 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from gemstones.errors import GemstonesInputError
+
+if TYPE_CHECKING:
+    import jax
 
 MODEL_TYPE = "huginn_raven"
 """The ``model_type`` of Huginn checkpoints' config.json (the key for an architecture registry)."""
@@ -149,7 +153,7 @@ class HuginnConfig:
         return math.sqrt(2 / (5 * self.n_embd))
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> HuginnConfig:
+    def from_dict(cls, raw: Mapping[str, Any]) -> HuginnConfig:
         """Read the fields of a Huginn ``config.json`` (extra keys are ignored).
 
         Raises:
@@ -441,7 +445,7 @@ def init_params(config: HuginnConfig, seed: int) -> dict[str, Any]:
 # The forward pass.
 
 
-def _rms_norm(x: Any, weight: Any, eps: float) -> Any:
+def _rms_norm(x: jax.Array, weight: jax.Array, eps: float) -> Any:
     import jax.numpy as jnp
 
     x32 = x.astype(jnp.float32)
@@ -449,7 +453,7 @@ def _rms_norm(x: Any, weight: Any, eps: float) -> Any:
     return normed.astype(x.dtype) * weight
 
 
-def rope_tables(config: HuginnConfig, positions: Any) -> tuple[Any, Any]:
+def rope_tables(config: HuginnConfig, positions: jax.Array) -> tuple[Any, Any]:
     """cos and sin of the rotary angles at ``positions`` (int array): shape (..., head_dim / 2)."""
     import jax.numpy as jnp
 
@@ -459,7 +463,7 @@ def rope_tables(config: HuginnConfig, positions: Any) -> tuple[Any, Any]:
     return jnp.cos(angles), jnp.sin(angles)
 
 
-def _rotate(x: Any, cos: Any, sin: Any) -> Any:
+def _rotate(x: jax.Array, cos: jax.Array, sin: jax.Array) -> Any:
     """Rotate adjacent pairs (x[2i], x[2i+1]) of the last axis; x: (B, S, H, D), cos: (S, D/2)."""
     import jax.numpy as jnp
 
@@ -475,17 +479,17 @@ class SlotCache(NamedTuple):
     ``k`` and ``v``: (B, L, H, D); ``valid``: (B, L), which positions hold an entry.
     """
 
-    k: Any
-    v: Any
-    valid: Any
+    k: jax.Array
+    v: jax.Array
+    valid: jax.Array
 
 
 def _attention(
     p: dict[str, Any],
-    x: Any,
+    x: jax.Array,
     config: HuginnConfig,
-    cos: Any,
-    sin: Any,
+    cos: jax.Array,
+    sin: jax.Array,
     slot: SlotCache | None,
     start: Any,
     active: Any,
@@ -536,10 +540,10 @@ def _attention(
 
 def _block(
     p: dict[str, Any],
-    x: Any,
+    x: jax.Array,
     config: HuginnConfig,
-    cos: Any,
-    sin: Any,
+    cos: jax.Array,
+    sin: jax.Array,
     slot: SlotCache | None = None,
     start: Any = 0,
     active: Any = None,
@@ -573,7 +577,12 @@ def initial_state(
     return (x * (config.init_std * config.emb_scale)).astype(dtype or jnp.float32)
 
 
-def embed(params: dict[str, Any], config: HuginnConfig, input_ids: Any, positions: Any) -> Any:
+def embed(
+    params: dict[str, Any],
+    config: HuginnConfig,
+    input_ids: np.ndarray | jax.Array,
+    positions: jax.Array,
+) -> Any:
     """Scaled embedding and the prelude (no cache): (B, S) ids -> (B, S, n_embd)."""
     cos, sin = rope_tables(config, positions)
     x = _embed_tokens(params, config, input_ids)
@@ -582,14 +591,20 @@ def embed(params: dict[str, Any], config: HuginnConfig, input_ids: Any, position
     return x
 
 
-def _embed_tokens(params: dict[str, Any], config: HuginnConfig, input_ids: Any) -> Any:
+def _embed_tokens(
+    params: dict[str, Any], config: HuginnConfig, input_ids: np.ndarray | jax.Array
+) -> Any:
     import jax.numpy as jnp
 
     return jnp.take(params["wte"], jnp.asarray(input_ids), axis=0) * config.emb_scale
 
 
 def core_step(
-    params: dict[str, Any], config: HuginnConfig, state: Any, embedded: Any, positions: Any
+    params: dict[str, Any],
+    config: HuginnConfig,
+    state: jax.Array,
+    embedded: jax.Array,
+    positions: jax.Array,
 ) -> Any:
     """One recurrence (no cache): ``core(adapter([state, embedded]))``."""
     cos, sin = rope_tables(config, positions)
@@ -599,7 +614,7 @@ def core_step(
     return x
 
 
-def _adapt(params: dict[str, Any], state: Any, embedded: Any) -> Any:
+def _adapt(params: dict[str, Any], state: jax.Array, embedded: jax.Array) -> Any:
     import jax.numpy as jnp
 
     x = jnp.concatenate([state, embedded], axis=-1) @ params["adapter"].T
@@ -608,7 +623,9 @@ def _adapt(params: dict[str, Any], state: Any, embedded: Any) -> Any:
     return x
 
 
-def decode(params: dict[str, Any], config: HuginnConfig, state: Any, positions: Any) -> Any:
+def decode(
+    params: dict[str, Any], config: HuginnConfig, state: jax.Array, positions: jax.Array
+) -> Any:
     """The coda on ``ln_f(state)``, ``ln_f`` and the head (no cache): float32 logits."""
     import jax.numpy as jnp
 
@@ -619,7 +636,7 @@ def decode(params: dict[str, Any], config: HuginnConfig, state: Any, positions: 
     return _head(params, config, x).astype(jnp.float32)
 
 
-def _head(params: dict[str, Any], config: HuginnConfig, x: Any) -> Any:
+def _head(params: dict[str, Any], config: HuginnConfig, x: jax.Array) -> Any:
     x = _rms_norm(x, params["ln_f"], config.norm_eps)
     head = params["wte"] if config.tie_embeddings else params["lm_head"]
     return x @ head.T
@@ -638,7 +655,7 @@ class HuginnOutput:
             asked); ``step_logits[t]`` equals the logits of a run with ``num_steps = t + 1``.
     """
 
-    logits: Any
+    logits: jax.Array
     latents: Any
     init_state: Any
     step_latents: Any = None
@@ -670,7 +687,7 @@ def _resolve_state(
     return initial_state(config, shape, seed, dtype)
 
 
-def _ids(config: HuginnConfig, input_ids: Any) -> Any:
+def _ids(config: HuginnConfig, input_ids: np.ndarray | jax.Array) -> Any:
     import jax.numpy as jnp
 
     ids = jnp.asarray(input_ids)
@@ -693,7 +710,7 @@ def _ids(config: HuginnConfig, input_ids: Any) -> Any:
 def huginn_logits(
     params: dict[str, Any],
     config: HuginnConfig,
-    input_ids: Any,
+    input_ids: np.ndarray | jax.Array,
     *,
     num_steps: int,
     init_state: Any = None,
@@ -739,7 +756,7 @@ def _forward_jit(config: HuginnConfig, num_steps: int, return_steps: bool) -> An
         if len(_FORWARDS) > 64:
             _FORWARDS.clear()
 
-        def run(params: dict[str, Any], ids: Any, state: Any) -> tuple[Any, ...]:
+        def run(params: dict[str, Any], ids: Any, state: jax.Array) -> tuple[Any, ...]:
             return _run(params, config, ids, state, num_steps, return_steps)
 
         _FORWARDS[key] = jax.jit(run)
@@ -750,7 +767,7 @@ def _run(
     params: dict[str, Any],
     config: HuginnConfig,
     ids: Any,
-    state: Any,
+    state: jax.Array,
     num_steps: int,
     return_steps: bool,
 ) -> tuple[Any, ...]:
@@ -833,7 +850,7 @@ class HuginnEvalConfig:
         return self.arch.block_size
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> HuginnEvalConfig:
+    def from_dict(cls, raw: Mapping[str, Any]) -> HuginnEvalConfig:
         """Read ``config.json``; r starts at its ``mean_recurrence`` (change it with
         :meth:`gemstones.models.LoadedModel.with_steps`), the seed at 0."""
         arch = HuginnConfig.from_dict(raw)
@@ -862,7 +879,7 @@ def eval_load_params(config: HuginnEvalConfig, reader: Any, dtype: Any) -> dict[
     return params_from_reader(config.arch, reader.get, dtype)
 
 
-def eval_state(config: HuginnEvalConfig, shape: tuple[int, int], dtype: Any) -> Any:
+def eval_state(config: HuginnEvalConfig, shape: tuple[int, ...], dtype: Any) -> Any:
     """The initial state of a (batch, seq) input: rows 0..seq-1 of one seeded
     ``(block_size, n_embd)`` draw, the same for every sequence of the batch."""
     import jax.numpy as jnp
@@ -873,7 +890,10 @@ def eval_state(config: HuginnEvalConfig, shape: tuple[int, int], dtype: Any) -> 
 
 
 def eval_forward_with_steps(
-    params: dict[str, Any], input_ids: Any, attention_mask: Any, config: HuginnEvalConfig
+    params: dict[str, Any],
+    input_ids: np.ndarray | jax.Array,
+    attention_mask: Any,
+    config: HuginnEvalConfig,
 ) -> tuple[Any, Any]:
     """Logits and recurrences used per position, ``(B, S, V)`` float32 and ``(B, S)`` int32.
 
@@ -904,7 +924,10 @@ def eval_forward_with_steps(
 
 
 def eval_forward(
-    params: dict[str, Any], input_ids: Any, attention_mask: Any, config: HuginnEvalConfig
+    params: dict[str, Any],
+    input_ids: np.ndarray | jax.Array,
+    attention_mask: Any,
+    config: HuginnEvalConfig,
 ) -> Any:
     """``ModelFamily.forward``: float32 logits at ``config.num_steps`` (or at each exit)."""
     return eval_forward_with_steps(params, input_ids, attention_mask, config)[0]
@@ -928,9 +951,9 @@ class HuginnCache(NamedTuple):
         length: int32 scalar, positions filled.
     """
 
-    k: Any
-    v: Any
-    valid: Any
+    k: jax.Array
+    v: jax.Array
+    valid: jax.Array
     length: Any
 
     def max_steps(self, config: HuginnConfig) -> int:
@@ -968,10 +991,10 @@ def init_cache(
 
 def _cached_block(
     block: dict[str, Any],
-    x: Any,
+    x: jax.Array,
     config: HuginnConfig,
-    cos: Any,
-    sin: Any,
+    cos: jax.Array,
+    sin: jax.Array,
     cache: HuginnCache,
     index: Any,
     active: Any,
@@ -984,7 +1007,7 @@ def _cached_block(
     def put(a: Any, value: Any) -> Any:
         return jax.lax.dynamic_update_index_in_dim(a, value, index, axis=0)
 
-    slot = SlotCache(pick(cache.k), pick(cache.v), pick(cache.valid))
+    slot: SlotCache | None = SlotCache(pick(cache.k), pick(cache.v), pick(cache.valid))
     x, slot = _block(block, x, config, cos, sin, slot, cache.length, active)
     assert slot is not None
     return x, HuginnCache(
@@ -993,7 +1016,12 @@ def _cached_block(
 
 
 def _cached_embed(
-    params: dict[str, Any], config: HuginnConfig, ids: Any, cache: HuginnCache, cos: Any, sin: Any
+    params: dict[str, Any],
+    config: HuginnConfig,
+    ids: Any,
+    cache: HuginnCache,
+    cos: jax.Array,
+    sin: jax.Array,
 ) -> tuple[Any, HuginnCache]:
     import jax.numpy as jnp
 
@@ -1007,12 +1035,12 @@ def _cached_embed(
 def _cached_core(
     params: dict[str, Any],
     config: HuginnConfig,
-    state: Any,
-    embedded: Any,
+    state: jax.Array,
+    embedded: jax.Array,
     cache: HuginnCache,
     step: Any,
-    cos: Any,
-    sin: Any,
+    cos: jax.Array,
+    sin: jax.Array,
     active: Any,
 ) -> tuple[Any, HuginnCache]:
     x = _adapt(params, state, embedded)
@@ -1025,10 +1053,10 @@ def _cached_core(
 def _cached_decode(
     params: dict[str, Any],
     config: HuginnConfig,
-    state: Any,
+    state: jax.Array,
     cache: HuginnCache,
-    cos: Any,
-    sin: Any,
+    cos: jax.Array,
+    sin: jax.Array,
     active: Any,
 ) -> tuple[Any, HuginnCache]:
     import jax.numpy as jnp
@@ -1046,7 +1074,7 @@ _CACHED: dict[tuple[Any, ...], Any] = {}
 def huginn_cached(
     params: dict[str, Any],
     config: HuginnConfig,
-    input_ids: Any,
+    input_ids: np.ndarray | jax.Array,
     cache: HuginnCache,
     *,
     num_steps: int,
@@ -1101,7 +1129,7 @@ def huginn_cached(
     key = (config, num_steps)
     if key not in _CACHED:
 
-        def run(params: dict[str, Any], ids: Any, state: Any, cache: HuginnCache) -> Any:
+        def run(params: dict[str, Any], ids: Any, state: jax.Array, cache: HuginnCache) -> Any:
             import jax.numpy as jnp
 
             cos, sin = rope_tables(config, cache.length + jnp.arange(ids.shape[1]))
@@ -1136,7 +1164,7 @@ class AdaptiveOutput:
         init_state: (B, S, n_embd) the initial states used.
     """
 
-    logits: Any
+    logits: jax.Array
     steps: Any
     init_state: Any
 
@@ -1175,7 +1203,7 @@ def _fill_later_recurrences(
 def adaptive_forward(
     params: dict[str, Any],
     config: HuginnConfig,
-    input_ids: Any,
+    input_ids: np.ndarray | jax.Array,
     *,
     criterion: str,
     threshold: float | None = None,
@@ -1233,7 +1261,12 @@ def adaptive_forward(
         vocab = config.padded_vocab_size
 
         def token(
-            params: dict[str, Any], tok: Any, state: Any, cache: HuginnCache, rule: Any, thr: Any
+            params: dict[str, Any],
+            tok: Any,
+            state: jax.Array,
+            cache: HuginnCache,
+            rule: Any,
+            thr: Any,
         ) -> Any:
             batch = tok.shape[0]
             cos, sin = rope_tables(config, cache.length + jnp.arange(1))

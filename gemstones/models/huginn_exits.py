@@ -35,7 +35,7 @@ Two ways to use them:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -55,6 +55,9 @@ CRITERIA = tuple(DEFAULT_THRESHOLDS)
 _INITIAL_ENTROPY = 100.0
 _LOG_EPS = 1e-10
 
+if TYPE_CHECKING:
+    import jax
+
 
 def check_criterion(name: str) -> str:
     """Return ``name`` if it is a known criterion.
@@ -63,7 +66,11 @@ def check_criterion(name: str) -> str:
         GemstonesInputError: otherwise, naming the valid ones.
     """
     if name not in DEFAULT_THRESHOLDS:
-        raise GemstonesInputError(f"unknown exit criterion {name!r}; valid: {', '.join(CRITERIA)}")
+        raise GemstonesInputError(
+            f"unknown exit criterion {name!r}; valid: {', '.join(CRITERIA)}",
+            value=name,
+            valid=CRITERIA,
+        )
     return name
 
 
@@ -78,14 +85,14 @@ class ExitState(NamedTuple):
         stable: (...) consecutive steps with an unchanged argmax.
     """
 
-    log_probs: Any
-    entropy: Any
-    latent: Any
-    argmax: Any
-    stable: Any
+    log_probs: jax.Array
+    entropy: jax.Array
+    latent: jax.Array
+    argmax: jax.Array
+    stable: jax.Array
 
 
-def init_exit_state(initial_latent: Any, vocab: int) -> ExitState:
+def init_exit_state(initial_latent: np.ndarray | jax.Array, vocab: int) -> ExitState:
     """The state before the first recurrence, for latents of shape (..., E)."""
     import jax.numpy as jnp
 
@@ -99,14 +106,14 @@ def init_exit_state(initial_latent: Any, vocab: int) -> ExitState:
     )
 
 
-def kl_divergence(prev_log_probs: Any, log_probs: Any) -> Any:
+def kl_divergence(prev_log_probs: jax.Array, log_probs: jax.Array) -> jax.Array:
     """KL(p_prev || p) = sum p_prev (log p_prev - log p) over the last axis (nats)."""
     import jax.numpy as jnp
 
     return jnp.sum(jnp.exp(prev_log_probs) * (prev_log_probs - log_probs), axis=-1)
 
 
-def entropy(log_probs: Any) -> Any:
+def entropy(log_probs: jax.Array) -> jax.Array:
     """Entropy (nats) of distributions given as log-probabilities; log(p + 1e-10) as the
     reference computes it."""
     import jax.numpy as jnp
@@ -115,14 +122,14 @@ def entropy(log_probs: Any) -> Any:
     return -jnp.sum(probs * jnp.log(probs + _LOG_EPS), axis=-1)
 
 
-def latent_difference(prev: Any, latent: Any) -> Any:
+def latent_difference(prev: jax.Array, latent: jax.Array) -> jax.Array:
     """||latent - prev|| / ||latent|| over the last axis."""
     import jax.numpy as jnp
 
     return jnp.linalg.norm(latent - prev, axis=-1) / jnp.linalg.norm(latent, axis=-1)
 
 
-def cosine_distance(prev: Any, latent: Any) -> Any:
+def cosine_distance(prev: jax.Array, latent: jax.Array) -> jax.Array:
     """1 - cos(latent, prev) over the last axis."""
     import jax.numpy as jnp
 
@@ -131,7 +138,7 @@ def cosine_distance(prev: Any, latent: Any) -> Any:
 
 
 def check_exit(
-    name: str, threshold: Any, state: ExitState, latent: Any, logits: Any
+    name: str, threshold: Any, state: ExitState, latent: jax.Array, logits: jax.Array
 ) -> tuple[Any, Any, ExitState]:
     """Update a criterion after one recurrence.
 
@@ -158,7 +165,7 @@ def check_exit(
 
 
 def check_exit_by_index(
-    index: Any, threshold: Any, state: ExitState, latent: Any, logits: Any
+    index: Any, threshold: Any, state: ExitState, latent: jax.Array, logits: jax.Array
 ) -> tuple[Any, Any, ExitState]:
     """:func:`check_exit` with the criterion given by its position in :data:`CRITERIA`, which may
     be a traced integer: every criterion is evaluated and one is selected, so a compiled decode
@@ -189,9 +196,9 @@ def check_exit_by_index(
 def exit_steps(
     name: str,
     threshold: float,
-    step_logits: Any,
-    step_latents: Any,
-    initial_latent: Any,
+    step_logits: np.ndarray | jax.Array,
+    step_latents: np.ndarray | jax.Array,
+    initial_latent: np.ndarray | jax.Array,
     min_steps: int = 0,
 ) -> tuple[Any, Any]:
     """Where each position exits, given every recurrence's outputs of a full-depth run.
@@ -268,8 +275,8 @@ class StepAccount:
 def account(
     name: str,
     threshold: float,
-    steps: Any,
-    logits: Any,
+    steps: jax.Array,
+    logits: jax.Array,
     targets: Any | None,
     max_steps: int,
 ) -> StepAccount:

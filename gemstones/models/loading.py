@@ -153,7 +153,9 @@ def _token_logprobs_and_steps(
 
 
 @functools.lru_cache(maxsize=32)
-def _compiled(family: ModelFamily, config: Any) -> tuple[Callable[..., Any], ...]:
+def _compiled(
+    family: ModelFamily, config: Any
+) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any] | None]:
     """Jitted logits, token log-probabilities and (for a family that counts them) log-probabilities
     with steps, shared by every checkpoint of one shape (a sweep over the revisions of a run
     compiles once)."""

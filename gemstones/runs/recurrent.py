@@ -26,9 +26,11 @@ JAX is imported inside the functions so that importing this module stays cheap.
 from __future__ import annotations
 
 import math
+import operator
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -711,7 +713,7 @@ def parse_r_list(text: str) -> list[int]:
             if b == 2 * a:
                 nxt = lambda v: 2 * v  # noqa: E731
             elif b > a:
-                nxt = lambda v, d=b - a: v + d  # noqa: E731
+                nxt = partial(operator.add, b - a)
             else:
                 raise GemstonesInputError(
                     f"--r {text!r}: '...' continues increasing sequences only"

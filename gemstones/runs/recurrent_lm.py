@@ -527,9 +527,9 @@ def cloze_tasks(
     val = corpus_mod.load_stdlib_corpus(config.corpus_bytes).val
     printable = (val >= 32) & (val < 127)
     spans = []
-    for pos in np.flatnonzero(val[context : -span - 1] == ord(" ")) + context:
-        if printable[pos - context : pos + span + 1].all() and val[pos + 1] != ord(" "):
-            spans.append(int(pos))
+    for start in np.flatnonzero(val[context : -span - 1] == ord(" ")) + context:
+        if printable[start - context : start + span + 1].all() and val[start + 1] != ord(" "):
+            spans.append(int(start))
     if len(spans) < n + choices:
         raise GemstonesInputError(
             f"the held-out text has {len(spans)} usable positions; ask for fewer than {n} items"

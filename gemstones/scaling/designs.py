@@ -68,17 +68,22 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
+from fitting.approach1 import Approach1Fit
+from fitting.approach3 import Approach3Fit
 from fitting.laws import NAMED_LAWS, law_form
 from gemstones.errors import GemstonesInputError
 from gemstones.readers import TABLE_SUFFIXES, numeric_columns, read_table, read_toml_file
 from registry.embedded import embedded_path
 from registry.metrics import EVAL_PREFIX, METRICS, evaluated_column
 from registry.suites.gemstones import architecture as arch
+
+if TYPE_CHECKING:
+    from gemstones.scaling.families import FamilyDesignFit
 
 CANONICAL_COLUMNS = (
     "width",
@@ -297,7 +302,9 @@ def _section(name: str, raw: Any) -> Any:
 def _check_choice(where: str, value: Any, valid: tuple[Any, ...]) -> None:
     if value not in valid:
         shown = ", ".join(str(v) for v in valid)
-        raise GemstonesInputError(f"{where} = {value!r} is not valid; valid values: {shown}")
+        raise GemstonesInputError(
+            f"{where} = {value!r} is not valid; valid values: {shown}", value=value, valid=valid
+        )
 
 
 def check_delta(delta: float, where: str = "--delta") -> float:
@@ -719,7 +726,8 @@ class DesignFit:
     Attributes:
         design: the resolved design (overrides applied).
         table: the canonical fit table (one row per point).
-        fit: an ``Approach3Fit`` or ``Approach1Fit`` (power_sum), else a
+        fit: an ``Approach3Fit`` (a parametric law) or an ``Approach1Fit`` (an envelope) for
+            power_sum designs (test with ``isinstance`` or use :meth:`require_approach3`), else a
             ``gemstones.scaling.families.FamilyDesignFit``.
         seconds: wall time of the fit (selection excluded).
         data_sha256: hash of the fitted columns (see ``table_sha256``).
@@ -727,7 +735,7 @@ class DesignFit:
 
     design: Design
     table: pl.DataFrame
-    fit: Any
+    fit: Approach3Fit | Approach1Fit | FamilyDesignFit
     seconds: float
     data_sha256: str
 
@@ -739,19 +747,50 @@ class DesignFit:
     @property
     def family(self) -> str:
         """The fitted law family's registered name (``power_sum`` for approaches 1 and 3)."""
-        return "power_sum" if self.design.law.is_power_sum else self.fit.fit.family
+        return "power_sum" if self.design.law.is_power_sum else self.family_fit().fit.family
+
+    def family_fit(self) -> FamilyDesignFit:
+        """The fit of a design whose law is not power_sum.
+
+        Raises:
+            GemstonesInputError: the design fits the power_sum family (approach 1 or 3).
+        """
+        from gemstones.scaling.families import FamilyDesignFit
+
+        if not isinstance(self.fit, FamilyDesignFit):
+            raise GemstonesInputError(f"design {self.design.name!r} fits the power_sum family")
+        return self.fit
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """The law fit's degeneracy flags (e.g. a vanishing irreducible loss); none for approach 1."""
+        return tuple(self.fit.flags) if isinstance(self.fit, Approach3Fit) else ()
+
+    def require_approach3(self) -> Approach3Fit:
+        """The parametric law fit, which frontiers, bootstraps and prescriptions need.
+
+        Raises:
+            GemstonesInputError: the design is an approach-1 (envelope) fit.
+        """
+        if not isinstance(self.fit, Approach3Fit):
+            raise GemstonesInputError(
+                f"design {self.design.name!r} is an approach-1 fit; frontiers need an approach-3 "
+                "law (use --approach 3)"
+            )
+        return self.fit
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON record of this fit (the CLI's ``--format json`` and result files)."""
         if not self.design.law.is_power_sum:
+            family_fit = self.family_fit()
             return {
                 "design": self.design.name,
-                "law": self.fit.fit.family,
+                "law": family_fit.fit.family,
                 "approach": None,
                 "embeddings": self.design.law.embeddings,
                 "seconds": round(self.seconds, 3),
-                **self.fit.as_dict(),
-                "n_points": int(self.fit.fit.n_points),
+                **family_fit.as_dict(),
+                "n_points": int(family_fit.fit.n_points),
             }
         record: dict[str, Any] = {
             "design": self.design.name,
@@ -762,7 +801,7 @@ class DesignFit:
             "seconds": round(self.seconds, 3),
         }
         record.update(self.fit.as_dict())
-        if self.approach == 1:
+        if isinstance(self.fit, Approach1Fit):
             record.setdefault("objective", None)
             record.setdefault("exponents", [self.fit.params.slope, self.fit.tokens.slope])
             record.setdefault(
@@ -802,6 +841,7 @@ def fit_design(
     from fitting.approach1 import fit_approach1
     from fitting.approach3 import fit_approach3
 
+    fit: Approach3Fit | Approach1Fit | FamilyDesignFit
     if table is None:
         table = design_table(design, catalog)
     if table.height == 0:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from fitting.approach1 import Approach1Fit
 from fitting.errors import FitInputError
 from fitting.laws import REGISTRY, bootstrap_isoflop, relative_errors
 from gemstones.errors import GemstonesInputError
@@ -43,7 +44,7 @@ def _catalog(catalog: Any | None) -> pl.DataFrame:
     if catalog is None:
         from registry.catalog import load_catalog
 
-        catalog = load_catalog()
+        return load_catalog().frame
     return catalog.frame if hasattr(catalog, "frame") else catalog
 
 
@@ -666,6 +667,7 @@ def compare_approaches(
     table = design_table(spec, catalog)
     rows: list[dict[str, Any]] = []
     one = fit_design(spec.with_overrides(approach=1), table=table).fit
+    assert isinstance(one, Approach1Fit)  # approach 1 was asked for
     rows.append(
         {
             "approach": 1,

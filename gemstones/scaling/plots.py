@@ -16,12 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fitting.approach1 import Approach1Fit
+from fitting.approach3 import Approach3Fit
 from fitting.bootstrap import FrontierBands
 from registry.atomic import check_output_dir, savefig_atomic
+
+if TYPE_CHECKING:
+    from gemstones.scaling.designs import DesignFit
 
 CHINCHILLA_TOKENS_PER_PARAM = 20.0
 """Hoffmann et al. (2022): about 20 training tokens per parameter is compute-optimal."""
@@ -186,7 +191,7 @@ def _plain_log_ticks(axis: Any) -> None:
     low, high = axis.get_view_interval()
     step = max(round((high - low) / 6, 1), 0.1)
     ticks = np.arange(np.ceil(low / step) * step, high + 1e-9, step)
-    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_locator(FixedLocator(ticks.tolist()))
     axis.set_major_formatter(FormatStrFormatter("%.1f"))
     axis.set_minor_formatter(NullFormatter())
 
@@ -439,8 +444,13 @@ def band_budgets(extra: Sequence[float] | None = None) -> np.ndarray:
     return np.unique(np.concatenate([base, np.asarray(extra, dtype=np.float64)]))
 
 
+def _column_max(table: Any, column: str) -> float:
+    """The largest value of a numeric column of a polars table."""
+    return float(table.get_column(column).max())
+
+
 def write_design_plots(
-    fitted: Any,
+    fitted: DesignFit,
     out_dir: str | Path,
     *,
     bootstrap: Any | None = None,
@@ -475,23 +485,26 @@ def write_design_plots(
     name = fitted.design.name
     law = fitted.design.law.name
     paths: list[Path] = []
-    is_law = fitted.design.law.approach == 3
+    law_fit = fitted.fit if isinstance(fitted.fit, Approach3Fit) else None
+    envelope = fitted.fit if isinstance(fitted.fit, Approach1Fit) else None
     title = (
-        f"{name} — {law} (approach 3)"
-        if is_law
-        else f"{name} — approach 1 ({fitted.fit.method} on {fitted.fit.resource_name})"
+        f"{name} — approach 1 ({envelope.method} on {envelope.resource_name})"
+        if envelope is not None
+        else f"{name} — {law} (approach 3)"
     )
-    shape_aware = bool({"width", "depth"} & set(fitted.fit.variables)) if is_law else False
+    shape_aware = (
+        bool({"width", "depth"} & set(law_fit.variables)) if law_fit is not None else False
+    )
     paths += plot_loss_curves(
         fitted.table,
         out,
-        fit=fitted.fit if is_law else None,
+        fit=law_fit,
         title=title,
         stem=f"{name}_loss_curves",
     )
-    if not is_law:
+    if law_fit is None:
         return paths
-    paths += plot_residuals(fitted.table, fitted.fit, out, title=title, stem=f"{name}_residuals")
+    paths += plot_residuals(fitted.table, law_fit, out, title=title, stem=f"{name}_residuals")
     if bootstrap is None and n_resamples > 0:
         bootstrap = prescribe.bootstrap_design(fitted, n_resamples=n_resamples, seed=seed)
     bands = None
@@ -505,7 +518,7 @@ def write_design_plots(
             level=level,
         )
     frontier = prescribe.design_frontier(fitted)
-    flops_max = float(fitted.table["flops"].max()) if "flops" in fitted.table.columns else None
+    flops_max = _column_max(fitted.table, "flops") if "flops" in fitted.table.columns else None
     paths += plot_frontier(
         frontier,
         out,
@@ -521,7 +534,7 @@ def write_design_plots(
         paths += plot_frontier(
             frontier_t,
             out,
-            data_max=float(fitted.table["gpu_hours"].max()),
+            data_max=_column_max(fitted.table, "gpu_hours"),
             shape_panels=shape_aware,
             title=f"{title}\ntime-optimal (fitted time model)",
             stem=f"{name}_frontier_gpu_hours",

@@ -16,16 +16,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 from numpy.typing import ArrayLike, NDArray
 
+from fitting.approach1 import Approach1Fit
 from fitting.bootstrap import MAX_RESAMPLES as _MAX_RESAMPLES
 from fitting.bootstrap import MAX_SEED as _MAX_SEED
 from gemstones.errors import GemstonesInputError
 from registry.suites.gemstones import architecture as arch
+
+if TYPE_CHECKING:
+    from fitting.approach3 import Approach3Fit
+    from fitting.bootstrap import BootstrapResult, ResampleBy
+    from fitting.frontier import Frontier
+    from gemstones.scaling.designs import DesignFit
 
 RESOURCES = ("flops", "gpu_hours")
 RESOURCE_LABELS = {"flops": "FLOPs", "gpu_hours": "GPU hours"}
@@ -140,8 +147,8 @@ def time_model_from_catalog(catalog: Any | None = None) -> TimeModel:
     if catalog is None:
         from registry.catalog import load_catalog
 
-        catalog = load_catalog()
-    frame = catalog.frame if hasattr(catalog, "frame") else catalog
+        catalog = load_catalog().frame
+    frame: pl.DataFrame = catalog.frame if hasattr(catalog, "frame") else catalog
     runs = (
         frame.filter(pl.col("variant") == "main")
         .group_by("width", "depth")
@@ -174,17 +181,12 @@ def default_edges(resource: str) -> NDArray[np.float64]:
 # --------------------------------------------------------------------------- fits
 
 
-def _approach3(fitted: Any) -> Any:
-    if fitted.design.law.approach != 3:
-        raise GemstonesInputError(
-            f"design {fitted.design.name!r} is an approach-1 fit; frontiers need an approach-3 law "
-            "(use --approach 3)"
-        )
-    return fitted.fit
+def _approach3(fitted: DesignFit) -> Approach3Fit:
+    return fitted.require_approach3()
 
 
 def fit_arrays(
-    fitted: Any,
+    fitted: DesignFit,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[Any] | None]:
     """``(log_x (n, k), log_loss (n,), run labels (n,) or None)`` of a fitted approach-3 design.
 
@@ -238,13 +240,13 @@ def check_ci(level: float, option: str = "--ci") -> float:
 
 
 def bootstrap_design(
-    fitted: Any,
+    fitted: DesignFit,
     *,
     n_resamples: int = 1000,
-    by: str | None = None,
+    by: ResampleBy | None = None,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
-) -> Any:
+) -> BootstrapResult:
     """Bootstrap refits of a fitted approach-3 design (``fitting.bootstrap.BootstrapResult``).
 
     Resamples runs when the table names them (see ``fit_arrays``), else points; ``by="points"``
@@ -308,12 +310,12 @@ PRESCRIPTION_SCHEMA = {
 
 
 def prescription_table(
-    fitted: Any,
+    fitted: DesignFit,
     budgets: ArrayLike,
     *,
     resource: str = "flops",
     n_resamples: int = 1000,
-    by: str | None = None,
+    by: ResampleBy | None = None,
     seed: int = 0,
     level: float = 0.95,
     bootstrap: Any | None = None,
@@ -350,8 +352,8 @@ def prescription_table(
     if resource not in RESOURCES:
         raise GemstonesInputError(f"unknown resource {resource!r}; valid: {', '.join(RESOURCES)}")
     design = fitted.design
-    extra = {"resource": resource}
-    if design.law.approach == 1:
+    extra: dict[str, Any] = {"resource": resource}
+    if isinstance(fitted.fit, Approach1Fit):
         from fitting.prescriptions import approach1_prescription
 
         table = fitted.table
@@ -444,7 +446,7 @@ def format_prescriptions(table: pl.DataFrame, description: str | None = None) ->
     return "\n".join(lines)
 
 
-def print_prescriptions(fitted: Any, budgets: ArrayLike, **options: Any) -> pl.DataFrame:
+def print_prescriptions(fitted: DesignFit, budgets: ArrayLike, **options: Any) -> pl.DataFrame:
     """Compute, print and return the prescription table (the ``gemstones fit --budgets`` hook).
 
     Bootstrap progress is shown on stderr; ``options`` go to ``prescription_table`` (pass
@@ -465,11 +467,11 @@ def print_prescriptions(fitted: Any, budgets: ArrayLike, **options: Any) -> pl.D
     return table
 
 
-def warn_about_flags(fitted: Any) -> None:
+def warn_about_flags(fitted: DesignFit) -> None:
     """Print the fit's degeneracy flags (e.g. a vanishing irreducible loss) to stderr, if any."""
     import typer
 
-    flags = getattr(fitted.fit, "flags", ())
+    flags = fitted.flags
     if flags:
         typer.echo(
             f"warning: the fit of {fitted.design.name!r} is flagged {', '.join(flags)}; "
@@ -482,13 +484,13 @@ def warn_about_flags(fitted: Any) -> None:
 
 
 def design_frontier(
-    fitted: Any,
+    fitted: DesignFit,
     *,
     resource: str = "flops",
     edges: ArrayLike | None = None,
     grid: Any | None = None,
     time_model: TimeModel | None = None,
-) -> Any:
+) -> Frontier:
     """The exact bucketed frontier (``fitting.frontier.Frontier``) of a fitted approach-3 design.
 
     Shapes and token counts are the paper's grid; buckets are the paper's 13 FLOP buckets (or
@@ -519,7 +521,7 @@ def frontier_frame(frontier: Any) -> pl.DataFrame:
 
 
 def budget_optima_frame(
-    fitted: Any,
+    fitted: DesignFit,
     budgets: ArrayLike,
     *,
     resource: str = "flops",

@@ -40,7 +40,7 @@ RulesSpec = Any  # None, a pytree of rules (prefix-matched by the params), or a 
 class ScaleBySlimAdamState(NamedTuple):
     """State of :func:`scale_by_slim_adam`: step count, first moments, (reduced) second moments."""
 
-    count: jax.Array
+    count: jax.Array  # type: ignore[assignment]  # shadows tuple.count, as optax states do
     mu: optax.Updates
     nu: optax.Updates
 
@@ -102,7 +102,7 @@ def resolve_rules(rules: RulesSpec, params: optax.Params) -> list[Rule]:
         raw = [rules(name, array) for name, array in zip(names, arrays, strict=True)]
     else:
         try:
-            raw = treedef.flatten_up_to(rules)
+            raw = treedef.flatten_up_to(rules)  # type: ignore[attr-defined]  # jaxlib stub lacks it
         except (ValueError, TypeError) as error:
             raise GemstonesInputError(
                 f"rules pytree does not match the parameters' structure: {str(error).splitlines()[0]}"
@@ -174,8 +174,8 @@ def scale_by_slim_adam(
         del params
         grads, treedef = jax.tree_util.tree_flatten(updates)
         leaf_rules = resolve_rules(rules, updates)
-        mus = treedef.flatten_up_to(state.mu)
-        nus = treedef.flatten_up_to(state.nu)
+        mus = treedef.flatten_up_to(state.mu)  # type: ignore[attr-defined]
+        nus = treedef.flatten_up_to(state.nu)  # type: ignore[attr-defined]
         count_inc = optax.safe_increment(state.count)
         new_mu, new_nu, out = [], [], []
         for g, m, v, rule in zip(grads, mus, nus, leaf_rules, strict=True):

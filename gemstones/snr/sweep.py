@@ -350,8 +350,9 @@ def run_sweep(
         resources=resources if resources is not None else DEFAULT_RESOURCES,
         on_result=None if on_step is None else (lambda spec, _: on_step(spec)),
     )
-    tables = [table for table, _ in outputs]
-    runs = [row for _, row in outputs]
+    pairs = [output for output in outputs if output is not None]  # a failed unit raised UnitsFailed
+    tables = [table for table, _ in pairs]
+    runs = [row for _, row in pairs]
     return pl.concat(tables), pl.DataFrame(runs)
 
 

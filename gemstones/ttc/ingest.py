@@ -54,7 +54,7 @@ from fitting.recurrent_compute import (
 )
 from gemstones.errors import GemstonesInputError
 
-TIDY_SCHEMA: dict[str, pl.DataType] = {
+TIDY_SCHEMA: dict[str, type[pl.DataType]] = {
     "model": pl.String,
     "checkpoint": pl.String,
     "task": pl.String,

@@ -17,7 +17,7 @@ outside [0, 1], a problem id or a k given twice in one (model, task). Nothing is
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ COVERAGE_ALIASES: dict[str, tuple[str, ...]] = {
 }
 """Accepted column names of the aggregate layout (``n_problems`` optional)."""
 
-PROBLEM_SCHEMA: dict[str, pl.DataType] = {
+PROBLEM_SCHEMA: dict[str, type[pl.DataType]] = {
     "model": pl.String,
     "task": pl.String,
     "problem_id": pl.String,
@@ -49,7 +49,7 @@ PROBLEM_SCHEMA: dict[str, pl.DataType] = {
     "c": pl.Int64,
     "source": pl.String,
 }
-COVERAGE_SCHEMA: dict[str, pl.DataType] = {
+COVERAGE_SCHEMA: dict[str, type[pl.DataType]] = {
     "model": pl.String,
     "task": pl.String,
     "k": pl.Int64,
@@ -70,6 +70,12 @@ SAMPLING_SUFFIXES = (".csv", ".jsonl")
 def _pick(columns: Iterable[str], aliases: tuple[str, ...]) -> str | None:
     present = set(columns)
     return next((name for name in aliases if name in present), None)
+
+
+def _present(columns: Iterable[str], aliases: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """The column each key reads (the first alias present); keys with no column are left out."""
+    picked = {key: _pick(columns, names) for key, names in aliases.items()}
+    return {key: name for key, name in picked.items() if name is not None}
 
 
 def sampling_layout(columns: Iterable[str]) -> str | None:
@@ -174,7 +180,7 @@ def read_problem_rows(file: Path) -> list[dict[str, Any]]:
     columns, records = _records(file)
     if sampling_layout(columns) != "problems":
         raise GemstonesInputError(_layout_message(file, columns))
-    names = {key: _pick(columns, aliases) for key, aliases in PROBLEM_ALIASES.items()}
+    names = _present(columns, PROBLEM_ALIASES)
     rows: list[dict[str, Any]] = []
     seen: dict[tuple[str, str, str], int] = {}
     for line, record in records:
@@ -220,7 +226,7 @@ def read_coverage_rows(file: Path) -> list[dict[str, Any]]:
     columns, records = _records(file)
     if sampling_layout(columns) != "aggregate":
         raise GemstonesInputError(_layout_message(file, columns))
-    names = {key: _pick(columns, aliases) for key, aliases in COVERAGE_ALIASES.items()}
+    names = _present(columns, COVERAGE_ALIASES)
     rows: list[dict[str, Any]] = []
     seen: dict[tuple[str, str, int], int] = {}
     for line, record in records:
@@ -232,7 +238,7 @@ def read_coverage_rows(file: Path) -> list[dict[str, Any]]:
             raise GemstonesInputError(
                 f"{where}: column {names['coverage']!r} = {raw!r} must be a fraction in [0, 1]"
             )
-        problems_raw = record.get(names["n_problems"]) if names["n_problems"] else None
+        problems_raw = record.get(names["n_problems"]) if "n_problems" in names else None
         problems = (
             None
             if problems_raw is None or str(problems_raw).strip() == ""

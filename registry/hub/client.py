@@ -379,70 +379,87 @@ def default_hub_cache() -> Path:
     return base / "huggingface" / "hub"
 
 
-def describe_hub_failure(
+def hub_failure(
     error: BaseException, what: str, timeouts: HubTimeouts | None = None
-) -> str | None:
-    """Return a one-line explanation of a Hub failure while doing ``what``, or None if not a Hub failure."""
+) -> HubError | None:
+    """The ``HubError`` a Hub failure while doing ``what`` becomes, or None if it is not one.
+
+    Decided by the exception's type and attributes (HTTP status, errno), never by its message: an
+    unreachable Hub (offline mode, no connection, no answer in time) is a ``HubUnreachableError``.
+    """
     import httpx2
     from huggingface_hub import errors as hf
 
     if isinstance(error, hf.OfflineModeIsEnabled):
-        return OFFLINE_MESSAGE.format(reason="HF_HUB_OFFLINE is set")
+        return _unreachable("HF_HUB_OFFLINE is set")
     cause = error.__cause__ or error.__context__
     if isinstance(error, hf.LocalEntryNotFoundError) and isinstance(cause, Exception):
         # huggingface_hub wraps the failed metadata request (after its retries): explain that one
-        explained = describe_hub_failure(cause, what, timeouts)
+        explained = hub_failure(cause, what, timeouts)
         if explained is not None:
             return explained
     if isinstance(error, httpx2.TimeoutException):
         limits = timeouts or HubTimeouts()
-        return OFFLINE_MESSAGE.format(
-            reason=f"no answer within {limits.longest:g} s while {what}; "
+        return _unreachable(
+            f"no answer within {limits.longest:g} s while {what}; "
             "HF_HUB_ETAG_TIMEOUT and HF_HUB_DOWNLOAD_TIMEOUT set the limits in seconds"
         )
     if isinstance(error, (httpx2.ConnectError, hf.LocalEntryNotFoundError)):
-        return OFFLINE_MESSAGE.format(reason=f"no connection while {what}")
+        return _unreachable(f"no connection while {what}")
     if isinstance(error, hf.GatedRepoError):
-        return (
+        return HubError(
             f"access denied while {what}: the repository is gated; accept its terms on the Hub, then set "
             "HF_TOKEN or run `hf auth login`"
         )
     if isinstance(error, hf.RevisionNotFoundError):
-        return (
+        return HubError(
             f"not found while {what}: the branch or commit is gone from the Hub (404); "
             "run `gemstones registry refresh` to re-pin the catalog"
         )
     if isinstance(error, hf.RemoteEntryNotFoundError):
-        return f"not found while {what}: the file is not on the Hub at that revision (404)"
+        return HubError(
+            f"not found while {what}: the file is not on the Hub at that revision (404)"
+        )
     if isinstance(error, hf.HfHubHTTPError):
         status = error.response.status_code if error.response is not None else None
         if status in (401, 403):
             token_state = "a token was sent" if _token_available() else "no token was sent"
-            return (
+            return HubError(
                 f"not authorised while {what} (HTTP {status}; {token_state}): the repository is private, "
                 "gated or missing; set HF_TOKEN or run `hf auth login` with an account that has access"
             )
         if status == 404:
-            return f"not found while {what} (HTTP 404): the repository or revision does not exist"
+            return HubError(
+                f"not found while {what} (HTTP 404): the repository or revision does not exist"
+            )
         if status == 429:
-            return (
+            return HubError(
                 f"the Hub rate-limited the requests while {what} (HTTP 429) and still did after "
                 "huggingface_hub's retries; wait a few minutes (or log in: `hf auth login`) and re-run"
             )
         if status is not None and status >= 500:
-            return (
+            return HubError(
                 f"the Hub answered HTTP {status} while {what}; nothing partial was kept; "
                 "try again later (completed files are reused)"
             )
-        return f"the Hub refused the request while {what} (HTTP {status})"
+        return HubError(f"the Hub refused the request while {what} (HTTP {status})")
     if isinstance(error, (httpx2.RemoteProtocolError, httpx2.ReadError)):
-        return (
+        return HubError(
             f"the connection broke while {what} and could not be resumed; nothing partial was kept; "
             "re-run to continue (completed files are reused)"
         )
-    if isinstance(error, OSError) and "Consistency check failed" in str(error):
-        return f"incomplete transfer while {what}: size mismatch; nothing partial was kept; re-run"
+    if type(error) is OSError and error.errno is None:
+        # huggingface_hub's own check of a finished transfer (e.g. the size does not match the
+        # metadata) raises a bare OSError without errno; a failure of the system sets errno
+        first = (str(error).strip().splitlines() or ["OSError"])[0]
+        return HubError(
+            f"incomplete transfer while {what} ({first}); nothing partial was kept; re-run"
+        )
     return None
+
+
+def _unreachable(reason: str) -> HubUnreachableError:
+    return HubUnreachableError(OFFLINE_MESSAGE.format(reason=reason))
 
 
 def _token_available() -> bool:
@@ -464,12 +481,10 @@ def hub_errors(what: str, *, timeouts: HubTimeouts | None = None) -> Iterator[No
     except HubError:
         raise
     except Exception as error:
-        message = describe_hub_failure(error, what, timeouts)
-        if message is None:
+        failure = hub_failure(error, what, timeouts)
+        if failure is None:
             raise
-        if message.startswith("the Hugging Face Hub is not reachable"):
-            raise HubUnreachableError(message) from None
-        raise HubError(message) from None
+        raise failure from None
 
 
 @contextmanager
