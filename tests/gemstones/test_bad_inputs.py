@@ -199,7 +199,7 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("delta-zero", ["fit", "--design", "hot", "--delta", "0"], 2, "got 0.0"),
     ("delta-text", ["fit", "--design", "hot", "--delta", "small"], 2, "Invalid value for '--delta': Input should be a valid number, unable to parse string as a number (got 'small')"),
     ("frontier-seed-negative", ["frontier", "--design", "hot", "--seed", "-1"], 2, "--seed -1 is out of range; valid: 0 to 4,294,967,295"),
-    ("frontier-resamples-huge", ["frontier", "--design", "hot", "--budgets", "1e20", "--resamples", "1000000000"], 2, "--resamples 1000000000 is out of range; valid: 1 to 100,000"),
+    ("frontier-resamples-huge", ["frontier", "--design", "hot", "--budgets", "1e20", "--resamples", "1000000000"], 2, "--resamples 1000000000 is out of range; valid: 0 (no bootstrap) to 100,000"),
     ("budgets-empty", ["fit", "--design", "hot", "--budgets", ""], 2, "--budgets '' has an empty value"),
     ("budgets-empty-entry", ["frontier", "--design", "hot", "--budgets", "1e20,,1e21"], 2, "'1e20,,1e21' has an empty value"),
     ("budgets-inf", ["frontier", "--design", "hot", "--budgets", "1e400"], 2, "'1e400' must be a positive, finite number"),

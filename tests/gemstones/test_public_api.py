@@ -46,7 +46,7 @@ def test_exports_that_name_another_topic_say_so() -> None:
     assert gemstones.fit_ttc_table is fit_table
     assert gemstones.fit_design is fit_design
     assert "fit_table" not in gemstones.__all__
-    assert callable(gemstones.snr.slimadam) and callable(gemstones.scale_by_slim_adam)
+    assert callable(gemstones.slimadam) and callable(gemstones.scale_by_slim_adam)
 
 
 def test_dir_lists_the_public_api() -> None:
