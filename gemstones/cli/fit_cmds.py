@@ -9,6 +9,8 @@ design, its table and the fit), and ``render_fit`` prints it. Later options (``-
 from __future__ import annotations
 
 import json
+import sys
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -186,6 +188,15 @@ def render_fit(design_fit: Any) -> str:
     return "\n".join(lines)
 
 
+def _spinner(message: str) -> AbstractContextManager[object]:
+    """A rich spinner on an interactive stderr; nothing (and no rich import) otherwise."""
+    if not sys.stderr.isatty():
+        return nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(message)
+
+
 @app.command("fit")
 def fit_command(
     design: Annotated[
@@ -228,8 +239,6 @@ def fit_command(
     """Fit a scaling law to a design's checkpoints (or to any table)."""
     if output_format not in FORMATS:
         raise _input_error(f"unknown --format {output_format!r}; valid: {', '.join(FORMATS)}")
-    from rich.console import Console
-
     from registry.atomic import check_output_dir
 
     from .frontier_cmds import parse_budgets
@@ -251,7 +260,7 @@ def fit_command(
         delta=delta,
         no_embeddings=no_embeddings,
     )
-    with Console(stderr=True).status("fitting ..."):
+    with _spinner("fitting ..."):
         design_fit = run_fit(request)
     written = None
     if out is not None:
