@@ -1,6 +1,7 @@
 """JAX's persistent compilation cache in the user cache folder: a fit compiles once per machine.
 
-The fitter's solvers are compiled by XLA on first use (about a second per solver on a laptop).
+The fitter's JAX solvers are compiled by XLA on first use (about a second per solver on a laptop;
+small fits run on the numpy engine instead and compile nothing, see ``fitting.lm_engine``).
 JAX can keep compiled programs on disk and reload them in later processes; ``import gemstones``
 switches that on, pointing it at ``<user cache>/jax`` (``GEMSTONES_CACHE``, else
 ``$XDG_CACHE_HOME/gemstones`` or ``~/.cache/gemstones``), through JAX's own environment variables,
