@@ -266,10 +266,14 @@ def _screen_chunks(grid, pairs, alive, lx, ly, w, keep, delta, chunk_elements, e
     sizes = [len(a) for a in alive]
     head_count = int(np.prod(sizes[:-1])) if k > 1 else 1
     last = alive[-1]
-    # Pad to buckets: points to a power of two (zero weight), the last table's rows to a multiple
-    # of TABLE_ROW_STEP, the other tables to every pair (only the alive rows are ever gathered).
-    n_points = max(8, 1 << max(0, (len(ly) - 1).bit_length()))
-    last_rows = -(-len(last) // TABLE_ROW_STEP) * TABLE_ROW_STEP
+    # JAX: pad to buckets (one compiled kernel per bucket): points to a power of two (zero
+    # weight), the last table's rows to a multiple of TABLE_ROW_STEP. numpy compiles nothing.
+    # Either way the other tables hold every pair (only the alive rows are ever gathered).
+    if engine == "numpy":
+        n_points, last_rows = len(ly), len(last)
+    else:
+        n_points = max(8, 1 << max(0, (len(ly) - 1).bit_length()))
+        last_rows = -(-len(last) // TABLE_ROW_STEP) * TABLE_ROW_STEP
     rows_per_head = last_rows * n_e
     heads_per_chunk = max(1, chunk_elements // max(1, rows_per_head * n_points))
     heads_per_chunk = 1 << (min(heads_per_chunk, head_count).bit_length() - 1)
