@@ -121,3 +121,13 @@ def test_lbfgs_needs_jax() -> None:
         np.array([[5.5, 0.3, 0.7]]), np.log(x), np.log(y), method="lbfgs", engine="numpy"
     )
     assert solved.objective[0] < 1e-12
+
+
+def test_a_singular_system_gives_nan_for_that_start_only() -> None:
+    """As in JAX, one singular damped system must not stop the other starts' steps."""
+    a = np.stack([np.eye(3) * 2.0, np.zeros((3, 3)), np.diag([1.0, 4.0, 8.0])])
+    b = np.ones((3, 3, 1))
+    x = lm_engine._numpy_solve(a, b)
+    np.testing.assert_allclose(x[0, :, 0], [0.5, 0.5, 0.5])
+    assert np.isnan(x[1]).all()
+    np.testing.assert_allclose(x[2, :, 0], [1.0, 0.25, 0.125])
