@@ -236,7 +236,11 @@ def fit_command(
         Path | None, typer.Option("--plot", help="Write the figures (PNG + PDF) into this folder.")
     ] = None,
 ) -> None:
-    """Fit a scaling law to a design's checkpoints (or to any table)."""
+    """Fit a scaling law to a design's checkpoints (or to any table).
+
+    The solver runs on numpy for small fits (every two-variable law) and on JAX otherwise;
+    GEMSTONES_FIT_ENGINE=auto|numpy|jax overrides the choice (same optimum either way).
+    """
     if output_format not in FORMATS:
         raise _input_error(f"unknown --format {output_format!r}; valid: {', '.join(FORMATS)}")
     from registry.atomic import check_output_dir
