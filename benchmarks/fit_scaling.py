@@ -20,7 +20,9 @@ set size (the Python interpreter, numpy, JAX's runtime and the data included). T
 - ``ratio``: warm / scipy;
 - ``max |d alpha|``, ``|dE|/E``: recovery of the true exponents and irreducible loss.
 
-Every figure is measured (nothing is extrapolated). The machine may be shared: run with
+The solver engine follows ``GEMSTONES_FIT_ENGINE`` (``auto`` by default: numpy for the small
+two-variable configurations, JAX otherwise; see ``fitting.lm_engine``); set it to ``jax`` or
+``numpy`` to time one engine throughout. Every figure is measured (nothing is extrapolated). The machine may be shared: run with
 ``--repeats 3`` to print the median of three runs of each configuration.
 
 Usage:

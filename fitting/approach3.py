@@ -39,9 +39,7 @@ from fitting.laws import (
     DEFAULT_DELTA,
     POWER_SUM,
     chunked_objective,
-    huber,
     log_prediction,
-    log_prediction_jacobian,
     objective,
     parameter_count,
     require_enough_data,
@@ -49,6 +47,7 @@ from fitting.laws import (
     validate_delta,
     validate_inputs,
 )
+from fitting.lm_engine import chunk_stats, lm_solve_numpy, lm_step, resolve_engine
 from fitting.result import ResultMixin
 from fitting.starts import PAPER_GRID, StartGrid, screen_grid, screening_subsample
 
@@ -135,7 +134,7 @@ def padded_point_count(n: int, chunk: int) -> int:
 def _padded_arrays(
     log_x: np.ndarray, log_loss: np.ndarray, weights: np.ndarray, centre: np.ndarray, chunk: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Centred, zero-weight-padded data split into chunks: (C, c, k), (C, c), (C, mw, c)."""
+    """Centred, zero-weight-padded data split into chunks: (C, k, c), (C, c), (C, mw, c)."""
     n, k = log_x.shape
     n_pad = padded_point_count(n, chunk)
     c = n_pad if n_pad <= chunk else min(chunk, n_pad & -n_pad)  # a power of two dividing n_pad
@@ -147,7 +146,8 @@ def _padded_arrays(
     w[:, :n] = weights
     chunks = n_pad // c
     w = np.ascontiguousarray(w.reshape(-1, chunks, c).transpose(1, 0, 2))
-    return lx.reshape(chunks, c, k), ly.reshape(chunks, c), w
+    lx_t = np.ascontiguousarray(lx.reshape(chunks, c, k).transpose(0, 2, 1))
+    return lx_t, ly.reshape(chunks, c), w
 
 
 def solve_from_starts(
@@ -164,8 +164,9 @@ def solve_from_starts(
     slots: int | None = None,
     round_steps: int = 32,
     progress: Callable[[int, int], None] | None = None,
+    engine: str | None = None,
 ) -> StartsSolution:
-    """Polish many starts at once on the summed Huber objective, batched in JAX float64.
+    """Polish many starts at once on the summed Huber objective, batched in float64.
 
     Two batched local methods are available:
 
@@ -176,7 +177,11 @@ def solve_from_starts(
       parameters; the data are padded with zero-weight points to a size bucket
       (``padded_point_count``) so that a new data size reuses the compiled solver. Each iteration
       is one pass over the data plus a (2k+1)-square solve per start.
-    - ``"lbfgs"``: optax L-BFGS with a zoom line search, vmapped over starts (slower on CPU).
+    - ``"lbfgs"``: optax L-BFGS with a zoom line search, vmapped over starts (slower on CPU;
+      JAX only).
+
+    ``"lm"`` runs on one of two engines with the same iterations (``fitting.lm_engine``): JAX
+    (compiled, padded, slotted as above) or numpy (eager; no JAX import), chosen by ``engine``.
 
     Args:
         starts: initial parameters, paper layout, shape (m, 2k+1).
@@ -194,9 +199,15 @@ def solve_from_starts(
             None: all starts at once.
         round_steps: iterations between refills of the slots.
         progress: optional callback ``progress(finished, m)`` after each round that finished starts.
+        engine: ``"auto"`` (numpy when starts x points is at most
+            ``fitting.lm_engine.NUMPY_MAX_PAIRS``, else JAX), ``"numpy"``, ``"jax"``, or None to
+            read ``GEMSTONES_FIT_ENGINE`` (default ``auto``). ``"lbfgs"`` always runs in JAX.
 
     Returns:
         ``StartsSolution`` with parameters back in the paper layout.
+
+    Raises:
+        FitInputError: bad shapes, weights, method or engine.
 
     Example:
         >>> x = np.geomspace(1e6, 1e9, 50)[:, None]
@@ -204,9 +215,6 @@ def solve_from_starts(
         >>> solution = solve_from_starts(np.array([[5.0, 0.2, 0.5]]), np.log(x), np.log(y))
         >>> solution.theta[0]  # [log 300, 0.3, log 2] -> array([5.70..., 0.3..., 0.69...])
     """
-    import jax
-    import jax.numpy as jnp
-
     delta = validate_delta(delta)
     starts = np.atleast_2d(np.asarray(starts, dtype=np.float64))
     log_x = np.asarray(log_x, dtype=np.float64)
@@ -234,6 +242,23 @@ def solve_from_starts(
             )
     centre = _centre(log_x)
     phi0 = _to_centred(starts, centre)
+    chosen = resolve_engine(engine, m * n)
+    if method == "lm" and chosen == "numpy":
+        phi, value, converged, steps = lm_solve_numpy(
+            phi0,
+            log_x - centre,
+            log_loss,
+            w,
+            delta=delta,
+            max_steps=int(max_steps),
+            rtol=float(rtol),
+            patience=int(patience),
+            progress=progress,
+        )
+        return _solution(phi, value, converged, steps, centre)
+
+    import jax
+    import jax.numpy as jnp
 
     with jax.enable_x64(True):
         if method == "lm":
@@ -267,6 +292,13 @@ def solve_from_starts(
             )
         phi, value = np.asarray(phi), np.asarray(value)
         converged, steps = np.asarray(converged), np.asarray(steps)
+    return _solution(phi, value, converged, steps, centre)
+
+
+def _solution(
+    phi: np.ndarray, value: np.ndarray, converged: np.ndarray, steps: np.ndarray, centre: np.ndarray
+) -> StartsSolution:
+    """Back to the paper layout; a start with a non-finite result is not converged (objective inf)."""
     theta = _from_centred(phi, centre)
     finite = np.isfinite(value) & np.all(np.isfinite(theta), axis=1)
     value = np.where(finite, value, np.inf)
@@ -364,7 +396,7 @@ _RUNNERS: dict[tuple, object] = {}
 def _lm_runner(k: int, delta: float, rtol: float, patience: int):
     """Build (once per configuration) the jitted batched IRLS Levenberg-Marquardt loop.
 
-    The loop takes the data in chunks, (C, c, k) / (C, c) / (C, mw, c), and keeps, per start, the
+    The loop takes the data in chunks, (C, k, c) / (C, c) / (C, mw, c), and keeps, per start, the
     objective, ``J^T W J`` and ``J^T W r`` at the current point: a trial point's three are computed
     in the same pass as its objective, and carried over when the step is accepted. It runs until
     every start has converged or spent ``max_steps`` iterations, or ``round_steps`` iterations
@@ -379,24 +411,15 @@ def _lm_runner(k: int, delta: float, rtol: float, patience: int):
 
     p = 2 * k + 1
 
-    def chunk_stats(phi, lx, ly, w):  # (m, p), (c, k), (c,), (mw, c)
-        pred, jac = log_prediction_jacobian(phi, lx)
-        r = ly[None, :] - pred
-        f = jnp.sum(huber(r, delta, jnp) * w, axis=1)
-        irls = w * jnp.minimum(1.0, delta / jnp.maximum(jnp.abs(r), 1e-300))
-        jw = jac * irls[..., None]
-        h = jnp.einsum("mnp,mnq->mpq", jw, jac)
-        g = jnp.einsum("mnp,mn->mp", jw, r)
-        return f, h, g
-
     def stats(phi, lx, ly, w):
         """Objective, J^T W J and J^T W r of every start, summed over the chunks."""
         if lx.shape[0] == 1:
-            return chunk_stats(phi, lx[0], ly[0], w[0])
+            return chunk_stats(phi, lx[0], ly[0], w[0], delta, jnp, jax.lax.stop_gradient)
         m = phi.shape[0]
 
         def add(acc, chunk):
-            part = chunk_stats(phi, *chunk)
+            lx_c, ly_c, w_c = chunk
+            part = chunk_stats(phi, lx_c, ly_c, w_c, delta, jnp, jax.lax.stop_gradient)
             return tuple(a + b for a, b in zip(acc, part, strict=True)), None
 
         init = (jnp.zeros((m,)), jnp.zeros((m, p, p)), jnp.zeros((m, p)))
@@ -405,42 +428,16 @@ def _lm_runner(k: int, delta: float, rtol: float, patience: int):
 
     @jax.jit
     def run(state, lx, ly, w, max_steps, round_steps):
-        def active(s):
-            return ~s["done"] & (s["steps"] < max_steps)
-
         def cond(carry):
             i, s = carry
+            running = ~s["done"] & (s["steps"] < max_steps)
             # one more pass than round_steps: the first evaluates the fresh starts
-            return (i <= round_steps) & jnp.any(active(s))
+            return (i <= round_steps) & jnp.any(running)
 
         def body(carry):
             i, s = carry
-            phi, f, h, g, lam, fresh = s["phi"], s["f"], s["h"], s["g"], s["lam"], s["fresh"]
-            live = active(s) & ~fresh  # a fresh start is evaluated, not stepped, this pass
-            diag = jnp.diagonal(h, axis1=1, axis2=2)
-            damping = lam[:, None] * (diag + 1e-12 * (1.0 + jnp.max(diag, axis=1, keepdims=True)))
-            step_vec = jnp.linalg.solve(h + damping[..., None] * jnp.eye(p), g[..., None])[..., 0]
-            trial = jnp.where(fresh[:, None], phi, phi + step_vec)
-            f_trial, h_trial, g_trial = stats(trial, lx, ly, w)
-            better = jnp.isfinite(f_trial) & (f_trial < f) & live
-            take = better | fresh
-            new_f = jnp.where(take, f_trial, f)
-            stalled = (f - new_f) <= rtol * jnp.abs(new_f)
-            stalls = jnp.where(live, jnp.where(stalled, s["stalls"] + 1, 0), s["stalls"])
-            new = {
-                "phi": jnp.where(take[:, None], trial, phi),
-                "f": new_f,
-                "h": jnp.where(take[:, None, None], h_trial, h),
-                "g": jnp.where(take[:, None], g_trial, g),
-                "lam": jnp.where(
-                    live, jnp.clip(jnp.where(better, lam / 3.0, lam * 4.0), 1e-12, 1e16), lam
-                ),
-                "done": s["done"] | (live & (stalls >= patience)),
-                "stalls": stalls,
-                "steps": s["steps"] + live.astype(s["steps"].dtype),
-                "fresh": jnp.zeros_like(fresh),
-            }
-            return i + 1, new
+            step = lm_step(s, lambda phi: stats(phi, lx, ly, w), max_steps, rtol, patience, jnp)
+            return i + 1, step
 
         _, state = jax.lax.while_loop(cond, body, (jnp.asarray(0), state))
         return state
@@ -660,6 +657,7 @@ def fit_approach3(
     n_refine: int = 32,
     max_refine_points: int = DEFAULT_REFINE_POINTS,
     n_final: int = DEFAULT_FINAL_STARTS,
+    engine: str | None = None,
 ) -> Approach3Fit:
     """Fit an approach-3 law to positive data: screen a start grid, polish the best, keep the best.
 
@@ -683,6 +681,12 @@ def fit_approach3(
             polished on every point (time linear in n, memory O(n)). At or below it (every
             built-in design) all ``n_refine`` are polished on every point.
         n_final: how many subsample solutions are polished on every point for large data sets.
+        engine: ``"auto"``, ``"numpy"``, ``"jax"``, or None to read ``GEMSTONES_FIT_ENGINE``
+            (default ``auto``). One engine runs the whole fit: ``auto`` picks numpy for small
+            problems (the largest batched solve and the grid screen below
+            ``fitting.lm_engine.NUMPY_MAX_PAIRS`` / ``NUMPY_MAX_SCREEN``: every two-variable
+            design), so a small fit never imports JAX. Both engines run the same algorithm and
+            reach the same optimum up to rounding.
 
     Returns:
         The best ``Approach3Fit`` (lowest objective among converged polished starts, or among all
@@ -702,6 +706,15 @@ def fit_approach3(
         if weights.shape != log_loss.shape:
             raise FitInputError(f"weights must have shape {log_loss.shape}; got {weights.shape}")
     n_distinct = require_enough_data(log_x, variables, weights)
+    sized = PAPER_GRID if start_grid is None else start_grid
+    grid_size = sized.size(k) if isinstance(sized, StartGrid) else 0
+    engine = resolve_engine(
+        engine,
+        _largest_solve(
+            log_loss.size, n_polish, max_screen_points, n_refine, max_refine_points, n_final
+        ),
+        grid_size * min(log_loss.size, max_screen_points),
+    )
     grid: StartGrid | None
     if start_grid is None or isinstance(start_grid, StartGrid):
         grid = PAPER_GRID if start_grid is None else start_grid
@@ -714,6 +727,7 @@ def fit_approach3(
             weights=weights,
             max_points=max_screen_points,
             seed=seed,
+            engine=engine,
         )
         starts, n_starts, screen_points = (
             screened.starts,
@@ -741,6 +755,7 @@ def fit_approach3(
             # the polish's slot count: on small data both stages share one compiled program
             slots=n_refine,
             round_steps=probe_steps,
+            engine=engine,
         )
         order = np.lexsort((np.arange(n_polished), probe.objective))[:n_refine]
         starts = probe.theta[order]
@@ -754,10 +769,11 @@ def fit_approach3(
             delta=delta,
             weights=None if weights is None else weights[subset],
             max_steps=max_steps,
+            engine=engine,
         )
         starts = refined.theta[_distinct_best(refined, n_final)]
     solution = solve_from_starts(
-        starts, log_x, log_loss, delta=delta, weights=weights, max_steps=max_steps
+        starts, log_x, log_loss, delta=delta, weights=weights, max_steps=max_steps, engine=engine
     )
     best = _best_index(solution)
     theta = solution.theta[best]
@@ -787,6 +803,16 @@ def fit_approach3(
         screen_points=int(screen_points),
         unidentified=unidentified,
     )
+
+
+def _largest_solve(
+    n: int, n_polish: int, screen_points: int, n_refine: int, refine_points: int, n_final: int
+) -> int:
+    """Starts x points of a fit's largest batched solve (what ``auto`` sizes the engine by)."""
+    probe = n_polish * min(n, screen_points)
+    if n <= refine_points:
+        return max(probe, n_refine * n)
+    return max(probe, n_refine * refine_points, n_final * n)
 
 
 def _best_index(solution: StartsSolution) -> int:

@@ -18,6 +18,7 @@ import numpy as np
 
 from fitting.errors import FitInputError
 from fitting.laws import DEFAULT_DELTA, POWER_SUM, huber, validate_delta
+from fitting.lm_engine import resolve_engine
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ def screen_grid(
     seed: int = 0,
     chunk_elements: int = 1 << 22,
     prune_factor: float = 10.0,
+    engine: str | None = None,
 ) -> ScreenedStarts:
     """Evaluate the objective at every grid point and keep the ``keep`` best.
 
@@ -123,7 +125,8 @@ def screen_grid(
     skipped, and the result is checked against that bound (falling back to the full grid when the
     bound could have mattered). The surviving grid is enumerated as (combinations of the first k-1
     variables' pairs) x (last variable's pairs) x (e values) from per-variable power-law tables, so
-    each chunk costs one gather-add per variable plus a log and a Huber per point, in JAX float64.
+    each chunk costs one gather-add per variable plus a log and a Huber per point, in float64 (JAX
+    or numpy, see ``engine``).
 
     Args:
         grid: the start grid.
@@ -137,6 +140,10 @@ def screen_grid(
         seed: seed of that subset.
         chunk_elements: approximate number of (start, point) pairs per vectorised chunk.
         prune_factor: the pruning threshold above (``inf`` disables pruning).
+        engine: ``"numpy"``, ``"jax"``, ``"auto"`` or None (``GEMSTONES_FIT_ENGINE``, default
+            ``auto``: numpy when grid x screening points and ``keep`` x screening points are
+            small; see ``fitting.lm_engine.resolve_engine``). Both give the same values up to
+            rounding.
 
     Returns:
         ``ScreenedStarts``, best first; ties broken by grid position, so the result is deterministic.
@@ -152,6 +159,7 @@ def screen_grid(
     pairs = grid.term_pairs()
     total = grid.size(k)
     keep = min(keep, total)
+    engine = resolve_engine(engine, keep * len(subset), total * len(subset))
     all_pairs = [np.arange(len(pairs))] * k
     if np.isfinite(prune_factor):
         alive = [
@@ -161,11 +169,13 @@ def screen_grid(
         bound = float(np.sum(w)) * delta * (np.log(prune_factor) - delta / 2)
         if n_alive >= keep:
             values, index = _screen_pairs(
-                grid, pairs, alive, lx, ly, w, keep, delta, chunk_elements
+                grid, pairs, alive, lx, ly, w, keep, delta, chunk_elements, engine
             )
             if values[-1] < bound:
                 return _screened(grid, index, values, total, len(subset), k)
-    values, index = _screen_pairs(grid, pairs, all_pairs, lx, ly, w, keep, delta, chunk_elements)
+    values, index = _screen_pairs(
+        grid, pairs, all_pairs, lx, ly, w, keep, delta, chunk_elements, engine
+    )
     return _screened(grid, index, values, total, len(subset), k)
 
 
@@ -182,29 +192,42 @@ def _screened(grid, index, values, total, n_points, k) -> ScreenedStarts:
 _CHUNK_KERNEL: dict[str, Callable[..., Any]] = {}
 TABLE_ROW_STEP = 6
 """The last variable's table is padded to a multiple of this many rows (one compile per bucket)."""
+NUMPY_CHUNK_ELEMENTS = 1 << 20
+"""(start, point) pairs per chunk of the numpy engine's screen (cache-sized; same values)."""
 
 
-def _chunk_objectives(head_ids, tables, exp_e, ly, w, sizes, delta):
-    """Objectives of the grid points under a chunk of "heads" (jitted once per bucket of shapes).
+def _grid_objectives(head_ids, tables, exp_e, ly, w, sizes, delta, xp):
+    """Objectives of the grid points under a chunk of "heads", in ``xp`` (numpy or jax.numpy).
+
+    A head is one combination of the first k-1 variables' alive pairs; under it lie every alive
+    pair of the last variable times every e value. Returns the flattened (heads, rows, e) values.
+    """
+    k = len(tables)
+    base = xp.zeros((head_ids.shape[0], ly.shape[0]))
+    rest = head_ids
+    for i in range(k - 2, -1, -1):
+        base = base + tables[i][rest % sizes[i]]
+        rest = rest // sizes[i]
+    pred = base[:, None, :] + tables[k - 1][None, :, :]
+    pred = pred[:, :, None, :] + exp_e[None, None, :, None]
+    values = xp.sum(huber(ly - xp.log(pred), delta, xp) * w, axis=-1)
+    return values.reshape(-1)
+
+
+def _chunk_objectives(head_ids, tables, exp_e, ly, w, sizes, delta, engine="jax"):
+    """``_grid_objectives`` in numpy, or jitted in JAX once per bucket of shapes.
 
     ``sizes`` (the alive pair count of each variable) is traced, not static, and the tables are
     padded (rows, and zero-weight points), so data sets of other sizes reuse the compiled kernel.
     """
+    if engine == "numpy":
+        return _grid_objectives(head_ids, tables, exp_e, ly, w, sizes, delta, np)
     if "kernel" not in _CHUNK_KERNEL:
         import jax
         import jax.numpy as jnp
 
         def kernel(head_ids, tables, exp_e, ly, w, sizes, delta):
-            k = len(tables)
-            base = jnp.zeros((head_ids.shape[0], ly.shape[0]))
-            rest = head_ids
-            for i in range(k - 2, -1, -1):
-                base = base + tables[i][rest % sizes[i]]
-                rest = rest // sizes[i]
-            pred = base[:, None, :] + tables[k - 1][None, :, :]
-            pred = pred[:, :, None, :] + exp_e[None, None, :, None]
-            values = jnp.sum(huber(ly - jnp.log(pred), delta, jnp) * w, axis=-1)
-            return values.reshape(-1)
+            return _grid_objectives(head_ids, tables, exp_e, ly, w, sizes, delta, jnp)
 
         _CHUNK_KERNEL["kernel"] = jax.jit(kernel, static_argnames=("delta",))
     return _CHUNK_KERNEL["kernel"](head_ids, tables, exp_e, ly, w, sizes, delta)
@@ -220,14 +243,24 @@ def _screen_pairs(
     keep: int,
     delta: float,
     chunk_elements: int,
+    engine: str = "jax",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Objective of every grid point built from the ``alive`` pairs; the ``keep`` best.
 
     Returns:
         (values, flat grid positions), best first, ties broken by grid position.
     """
+    if engine == "numpy":
+        chunk_elements = min(chunk_elements, NUMPY_CHUNK_ELEMENTS)
+        return _screen_chunks(grid, pairs, alive, lx, ly, w, keep, delta, chunk_elements, engine)
     import jax
 
+    with jax.enable_x64(True):
+        return _screen_chunks(grid, pairs, alive, lx, ly, w, keep, delta, chunk_elements, engine)
+
+
+def _screen_chunks(grid, pairs, alive, lx, ly, w, keep, delta, chunk_elements, engine):
+    """``_screen_pairs``'s work, chunk by chunk over the heads (under x64 for JAX)."""
     k = lx.shape[1]
     n_pairs = len(pairs)
     e_values = np.asarray(grid.irreducible, dtype=np.float64)
@@ -235,10 +268,14 @@ def _screen_pairs(
     sizes = [len(a) for a in alive]
     head_count = int(np.prod(sizes[:-1])) if k > 1 else 1
     last = alive[-1]
-    # Pad to buckets: points to a power of two (zero weight), the last table's rows to a multiple
-    # of TABLE_ROW_STEP, the other tables to every pair (only the alive rows are ever gathered).
-    n_points = max(8, 1 << max(0, (len(ly) - 1).bit_length()))
-    last_rows = -(-len(last) // TABLE_ROW_STEP) * TABLE_ROW_STEP
+    # JAX: pad to buckets (one compiled kernel per bucket): points to a power of two (zero
+    # weight), the last table's rows to a multiple of TABLE_ROW_STEP. numpy compiles nothing.
+    # Either way the other tables hold every pair (only the alive rows are ever gathered).
+    if engine == "numpy":
+        n_points, last_rows = len(ly), len(last)
+    else:
+        n_points = max(8, 1 << max(0, (len(ly) - 1).bit_length()))
+        last_rows = -(-len(last) // TABLE_ROW_STEP) * TABLE_ROW_STEP
     rows_per_head = last_rows * n_e
     heads_per_chunk = max(1, chunk_elements // max(1, rows_per_head * n_points))
     heads_per_chunk = 1 << (min(heads_per_chunk, head_count).bit_length() - 1)
@@ -259,31 +296,37 @@ def _screen_pairs(
     exp_e = np.exp(e_values)
     sizes_a = np.asarray(sizes, dtype=np.int64)
 
-    with jax.enable_x64(True):
-        best_values = np.empty(0)
-        best_index = np.empty(0, dtype=np.int64)
-        for start in range(0, head_count, heads_per_chunk):
-            heads = np.arange(start, start + heads_per_chunk, dtype=np.int64)
-            real = heads < head_count
-            values = np.asarray(
-                _chunk_objectives(
-                    np.where(real, heads, 0), tables_t, exp_e, padded_ly, padded_w, sizes_a, delta
-                )
+    best_values = np.empty(0)
+    best_index = np.empty(0, dtype=np.int64)
+    for start in range(0, head_count, heads_per_chunk):
+        heads = np.arange(start, start + heads_per_chunk, dtype=np.int64)
+        real = heads < head_count
+        values = np.asarray(
+            _chunk_objectives(
+                np.where(real, heads, 0),
+                tables_t,
+                exp_e,
+                padded_ly,
+                padded_w,
+                sizes_a,
+                delta,
+                engine,
             )
-            values = values.reshape(heads_per_chunk, last_rows, n_e)[real][:, : len(last)]
-            # flat grid position of every evaluated point (variable 1 slowest, e fastest)
-            flat = np.zeros(int(real.sum()), dtype=np.int64)
-            rest = heads[real]
-            digits = []
-            for i in range(k - 2, -1, -1):
-                digits.append(alive[i][rest % sizes[i]])
-                rest = rest // sizes[i]
-            for digit in reversed(digits):
-                flat = flat * n_pairs + digit
-            flat = (flat[:, None, None] * n_pairs + last[None, :, None]) * n_e + np.arange(n_e)
-            values = np.where(np.isfinite(values), values, np.inf).reshape(-1)
-            merged_v = np.concatenate([best_values, values])
-            merged_i = np.concatenate([best_index, flat.reshape(-1)])
-            order = np.lexsort((merged_i, merged_v))[:keep]
-            best_values, best_index = merged_v[order], merged_i[order]
+        )
+        values = values.reshape(heads_per_chunk, last_rows, n_e)[real][:, : len(last)]
+        # flat grid position of every evaluated point (variable 1 slowest, e fastest)
+        flat = np.zeros(int(real.sum()), dtype=np.int64)
+        rest = heads[real]
+        digits = []
+        for i in range(k - 2, -1, -1):
+            digits.append(alive[i][rest % sizes[i]])
+            rest = rest // sizes[i]
+        for digit in reversed(digits):
+            flat = flat * n_pairs + digit
+        flat = (flat[:, None, None] * n_pairs + last[None, :, None]) * n_e + np.arange(n_e)
+        values = np.where(np.isfinite(values), values, np.inf).reshape(-1)
+        merged_v = np.concatenate([best_values, values])
+        merged_i = np.concatenate([best_index, flat.reshape(-1)])
+        order = np.lexsort((merged_i, merged_v))[:keep]
+        best_values, best_index = merged_v[order], merged_i[order]
     return best_values, best_index

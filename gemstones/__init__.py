@@ -179,6 +179,11 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'gemstones' has no attribute {name!r}")
     module, _, attribute = where.partition(":")
     value = getattr(importlib.import_module(module), attribute or name)
+    if module.startswith("fitting."):
+        # the fitting functions exported here honour GEMSTONES_FIT_ENGINE, as design fits do
+        from gemstones.compile_cache import apply_fit_engine
+
+        apply_fit_engine()
     globals()[name] = value
     return value
 

@@ -1,6 +1,7 @@
 """JAX's persistent compilation cache in the user cache folder: a fit compiles once per machine.
 
-The fitter's solvers are compiled by XLA on first use (about a second per solver on a laptop).
+The fitter's JAX solvers are compiled by XLA on first use (about a second per solver on a laptop;
+small fits run on the numpy engine instead and compile nothing, see ``fitting.lm_engine``).
 JAX can keep compiled programs on disk and reload them in later processes; ``import gemstones``
 switches that on, pointing it at ``<user cache>/jax`` (``GEMSTONES_CACHE``, else
 ``$XDG_CACHE_HOME/gemstones`` or ``~/.cache/gemstones``), through JAX's own environment variables,
@@ -21,6 +22,8 @@ from pathlib import Path
 from registry.user_cache import user_cache_dir
 
 JAX_CACHE_ENV_VAR = "GEMSTONES_JAX_CACHE"
+FIT_ENGINE_ENV_VAR = "GEMSTONES_FIT_ENGINE"
+"""``auto`` (default), ``numpy`` or ``jax``: the engine of approach-3 fits (``fitting.lm_engine``)."""
 _OFF = frozenset({"0", "false", "no", "off"})
 _ON = frozenset({"", "1", "true", "yes", "on"})
 
@@ -70,3 +73,16 @@ def enable_compilation_cache() -> Path | None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return directory
+
+
+def apply_fit_engine() -> None:
+    """Make ``GEMSTONES_FIT_ENGINE`` (unset or empty: ``auto``) the process's default fit engine.
+
+    ``fitting`` reads no environment; the design fits and bootstraps call this before fitting, so
+    the variable set in a shell or a notebook takes effect. A bad value is reported by the fit
+    (``unknown GEMSTONES_FIT_ENGINE 'x'; valid: auto, numpy, jax``).
+    """
+    from fitting.lm_engine import set_default_engine
+
+    value = os.environ.get(FIT_ENGINE_ENV_VAR, "").strip()
+    set_default_engine(value or "auto", FIT_ENGINE_ENV_VAR if value else "engine")

@@ -19,7 +19,7 @@ serves the JAX fitter and plain-numpy prediction.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, ClassVar
@@ -161,15 +161,65 @@ def log_prediction(theta: Any, log_x: Any, xp: ModuleType = np) -> Any:
     return peak + xp.log(xp.sum(xp.exp(stacked - peak[..., None]), axis=-1))
 
 
-def log_prediction_jacobian(theta: Any, log_x: Any) -> tuple[Any, Any]:
-    """Log predictions and their analytic Jacobian for a batch of parameter vectors (JAX).
+EXP_FLOOR = -700.0
+"""Shifted log terms are floored here before ``exp``: far below what a float64 sum can hold, and it
+keeps numpy off ``exp``'s slow underflow path."""
+
+
+def log_prediction_jacobian_rows(
+    theta: Any, log_x_t: Any, xp: ModuleType = np, stop_gradient: Callable[[Any], Any] | None = None
+) -> tuple[Any, Any]:
+    """Log predictions and their analytic Jacobian for a batch of parameter vectors, in ``xp``.
 
     With z = [a_i - alpha_i log x_i, e] and log L_hat = logsumexp(z), the derivatives are the
-    softmax weights s of z: d/da_i = s_i, d/dalpha_i = -s_i log x_i, d/de = s_e.
+    softmax weights s of z: d/da_i = s_i, d/dalpha_i = -s_i log x_i, d/de = s_e (equal to
+    ``jax.jacfwd`` of :func:`log_prediction`). Arrays are parameter-major, points last, so every
+    reduction over the few terms is an elementwise operation on rows of points; the parameter
+    axis follows :class:`PowerSumLayout`.
 
     Args:
         theta: (m, 2k+1) parameter vectors.
-        log_x: (n, k) natural logs of the variables.
+        log_x_t: (k, n) natural logs of the variables, one row per variable.
+        xp: ``numpy`` or ``jax.numpy``.
+        stop_gradient: ``jax.lax.stop_gradient`` under JAX (the shift by the peak is a constant).
+
+    Returns:
+        ``(log_pred (m, n), jacobian (m, 2k+1, n))``.
+
+    Example:
+        >>> pred, jac = log_prediction_jacobian_rows(np.array([[0.0, 1.0, 0.0]]), np.log([[1.0]]))
+        >>> float(pred[0, 0]), jac[0, :, 0].tolist()  # log(1 + 1), [1/2, 0, 1/2]
+        (0.6931471805599453, [0.5, -0.0, 0.5])
+    """
+    k, n = log_x_t.shape
+    layout = PowerSumLayout.of(k)
+    a, alpha, e = layout.split(theta)
+    terms = a[:, :, None] - alpha[:, :, None] * log_x_t[None]
+    e_row = xp.broadcast_to(e[:, None, None], (theta.shape[0], 1, n))
+    z = xp.concatenate([terms, e_row], axis=1)  # (m, k+1, n)
+    peak = xp.max(z, axis=1, keepdims=True)
+    if stop_gradient is not None:
+        peak = stop_gradient(peak)
+    shifted = xp.exp(xp.maximum(z - peak, EXP_FLOOR))  # one exp per term: value and softmax
+    total = xp.sum(shifted, axis=1, keepdims=True)
+    log_pred = (peak + xp.log(total))[:, 0, :]
+    soft = shifted / total
+    # d/da_i = s_i, d/dalpha_i = -s_i log x_i, d/de = s_e, joined in the layout's order
+    jacobian = xp.moveaxis(
+        layout.join(
+            xp.moveaxis(soft[:, :k], 1, -1),
+            xp.moveaxis(-soft[:, :k] * log_x_t[None], 1, -1),
+            soft[:, k],
+            xp,
+        ),
+        -1,
+        1,
+    )
+    return log_pred, jacobian
+
+
+def log_prediction_jacobian(theta: Any, log_x: Any) -> tuple[Any, Any]:
+    """:func:`log_prediction_jacobian_rows` in JAX with points first: ``log_x`` (n, k).
 
     Returns:
         ``(log_pred (m, n), jacobian (m, n, 2k+1))``.
@@ -177,21 +227,10 @@ def log_prediction_jacobian(theta: Any, log_x: Any) -> tuple[Any, Any]:
     import jax
     import jax.numpy as jnp
 
-    k = log_x.shape[-1]
-    layout = PowerSumLayout.of(k)
-    m, n = theta.shape[0], log_x.shape[0]
-    a, alpha, e = layout.split(theta[:, None, :])
-    terms = a - alpha * log_x[None]
-    e_column = jnp.broadcast_to(e[..., None], (m, n, 1))
-    z = jnp.concatenate([terms, e_column], axis=-1)  # (m, n, k+1)
-    peak = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
-    shifted = jnp.exp(z - peak)  # one exponential per term serves the value and the softmax
-    total = jnp.sum(shifted, axis=-1, keepdims=True)
-    log_pred = (peak + jnp.log(total))[..., 0]
-    soft = shifted / total
-    # d/da_i = s_i, d/dalpha_i = -s_i log x_i, d/de = s_e, in the layout's order
-    jacobian = layout.join(soft[..., :k], -soft[..., :k] * log_x[None], soft[..., k], jnp)
-    return log_pred, jacobian
+    log_pred, jacobian = log_prediction_jacobian_rows(
+        jnp.asarray(theta), jnp.asarray(log_x).T, jnp, jax.lax.stop_gradient
+    )
+    return log_pred, jnp.moveaxis(jacobian, 1, -1)
 
 
 def huber(residual: Any, delta: float, xp: ModuleType = np) -> Any:

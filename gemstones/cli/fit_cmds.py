@@ -9,6 +9,8 @@ design, its table and the fit), and ``render_fit`` prints it. Later options (``-
 from __future__ import annotations
 
 import json
+import sys
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -208,6 +210,15 @@ def render_fit(design_fit: DesignFit) -> str:
     return "\n".join(lines)
 
 
+def _spinner(message: str) -> AbstractContextManager[object]:
+    """A rich spinner on an interactive stderr; nothing (and no rich import) otherwise."""
+    if not sys.stderr.isatty():
+        return nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(message)
+
+
 @app.command("fit")
 def fit_command(
     design: Annotated[
@@ -257,11 +268,12 @@ def fit_command(
 
     With --budgets and --plot, the printed intervals and the plotted bands come from the same
     --resamples bootstrap refits.
+
+    The solver runs on numpy for small fits (every two-variable law) and on JAX otherwise;
+    GEMSTONES_FIT_ENGINE=auto|numpy|jax overrides the choice (same optimum either way).
     """
     if output_format not in FORMATS:
         raise _input_error(f"unknown --format {output_format!r}; valid: {', '.join(FORMATS)}")
-    from rich.console import Console
-
     from registry.atomic import check_output_dir
 
     from .budgets import parse_budgets
@@ -284,7 +296,7 @@ def fit_command(
         delta=delta,
         no_embeddings=no_embeddings,
     )
-    with Console(stderr=True).status("fitting ..."):
+    with _spinner("fitting ..."):
         design_fit = run_fit(request)
     if design_fit.family != "power_sum" and (budget_values is not None or plot is not None):
         raise _input_error(

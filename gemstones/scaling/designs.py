@@ -838,6 +838,9 @@ def fit_design(
         GemstonesInputError: an empty selection or a variable the table does not have.
         FitInputError: non-positive or non-finite values (naming the rows).
     """
+    from gemstones.compile_cache import apply_fit_engine
+
+    apply_fit_engine()
     from fitting.approach1 import fit_approach1
     from fitting.approach3 import fit_approach3
 

@@ -256,6 +256,9 @@ def bootstrap_design(
         GemstonesInputError: ``n_resamples`` outside 1..``MAX_RESAMPLES`` or ``seed`` outside
             0..2**32-1.
     """
+    from gemstones.compile_cache import apply_fit_engine
+
+    apply_fit_engine()
     from fitting.bootstrap import bootstrap_approach3
 
     check_resamples(n_resamples)

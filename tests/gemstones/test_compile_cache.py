@@ -58,6 +58,7 @@ def test_second_process_reuses_the_compiled_solver(tmp_path) -> None:
         "print(repr(fit.objective), repr(float(fit.exponents[0])))\n"
     )
     env = _env(tmp_path, None)
+    env["GEMSTONES_FIT_ENGINE"] = "jax"  # a fit this small runs on numpy (no JAX) by default
     first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert first.returncode == 0, first.stderr
     entries = list((tmp_path / "cache" / "jax").iterdir())
