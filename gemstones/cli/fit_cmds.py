@@ -16,9 +16,9 @@ from typing import Annotated, Any
 import typer
 
 from .app import app, designs_app
+from .output import FormatOption, TableFormat
 
 LAW_CHOICES = ("params-tokens", "width-depth-tokens", "width-depth-params-tokens")
-FORMATS = ("table", "json")
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,22 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.10g}"
 
 
+def fit_csv_row(design_fit: Any) -> dict[str, Any]:
+    """The fit as one flat CSV row: scalars as they are, per-variable lists as ``KEY_VARIABLE``."""
+    record = design_fit.to_dict()
+    variables = list(record.get("variables") or [])
+    row: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, list | tuple):
+            if variables and len(value) == len(variables) and key != "variables":
+                row.update({f"{key}_{v}": item for v, item in zip(variables, value, strict=True)})
+            else:
+                row[key] = ";".join(str(item) for item in value)
+        elif not isinstance(value, dict):
+            row[key] = value
+    return row
+
+
 def render_fit(design_fit: Any) -> str:
     """Human-readable summary of a fit (the ``--format table`` output)."""
     record = design_fit.to_dict()
@@ -163,7 +179,7 @@ def render_fit(design_fit: Any) -> str:
             f"objective   {_fmt(fit.objective)}  (summed Huber, delta {fit.delta:g})",
             f"starts      {fit.n_starts} screened on the grid, {fit.n_polished} probed by the "
             f"local solver, {fit.n_converged} of the best polished to convergence",
-            f"E           {_fmt(fit.E)}  (e = {_fmt(fit.irreducible_error)})",
+            f"E           {_fmt(fit.E)}  (log_E = {_fmt(fit.irreducible_error)})",
             "",
             f"{'variable':<10} {'alpha':>14} {'a (log A)':>14} {'A':>14}",
         ]
@@ -213,7 +229,7 @@ def fit_command(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the result JSON into this folder.")
     ] = None,
-    output_format: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+    output_format: FormatOption = TableFormat.table,
     budgets: Annotated[
         str | None,
         typer.Option(
@@ -226,14 +242,12 @@ def fit_command(
     ] = None,
 ) -> None:
     """Fit a scaling law to a design's checkpoints (or to any table)."""
-    if output_format not in FORMATS:
-        raise _input_error(f"unknown --format {output_format!r}; valid: {', '.join(FORMATS)}")
     from rich.console import Console
 
     from registry.atomic import check_output_dir
 
     from .frontier_cmds import parse_budgets
-    from .output import dumps_json
+    from .output import dumps_json, echo_frame, echo_text
 
     budget_values = parse_budgets(budgets) if budgets is not None else None
     if out is not None:
@@ -258,48 +272,113 @@ def fit_command(
         from gemstones.scaling.results import write_result
 
         written = write_result(design_fit, out)
-    if output_format == "json":
+    prescriptions = None
+    if budget_values is not None:
+        from rich.progress import Progress
+
+        from gemstones.scaling.prescribe import prescription_table
+
+        with Progress(transient=True, console=Console(stderr=True)) as progress:
+            task = progress.add_task("bootstrap refits", total=None)
+            prescriptions = prescription_table(
+                design_fit,
+                budget_values,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    if output_format is TableFormat.json:
         record = design_fit.to_dict()
         if written is not None:
             record["result_file"] = str(written)
-        if budget_values is not None:
-            from gemstones.scaling.prescribe import prescription_table
-
-            record["prescriptions"] = prescription_table(design_fit, budget_values).to_dicts()
+        if prescriptions is not None:
+            record["prescriptions"] = prescriptions.to_dicts()
         typer.echo(dumps_json(record))
+    elif output_format is TableFormat.csv:
+        import polars as pl
+
+        echo_frame(
+            prescriptions if prescriptions is not None else pl.DataFrame([fit_csv_row(design_fit)]),
+            output_format,
+        )
+        if written is not None:
+            typer.echo(f"wrote {written}", err=True)
     else:
-        typer.echo(render_fit(design_fit))
+        echo_text(render_fit(design_fit))
         if written is not None:
             typer.echo(f"wrote {written}")
-        if budget_values is not None:
-            from gemstones.scaling.prescribe import print_prescriptions
+        if prescriptions is not None:
+            from gemstones.scaling.prescribe import format_prescriptions, warn_about_flags
 
             typer.echo("")
-            print_prescriptions(design_fit, budget_values)
+            warn_about_flags(design_fit)
+            echo_text(format_prescriptions(prescriptions))
     if plot is not None:
         from gemstones.scaling.plots import write_design_plots
 
         for path in write_design_plots(design_fit, plot):
-            typer.echo(f"wrote {path}", err=output_format == "json")
+            typer.echo(f"wrote {path}", err=output_format is not TableFormat.table)
 
 
 @designs_app.command("list")
-def designs_list() -> None:
+def designs_list(output_format: FormatOption = TableFormat.table) -> None:
     """List the built-in designs."""
+    import textwrap
+
+    import polars as pl
+
     from gemstones.scaling.designs import list_designs, load_design
 
-    for name in list_designs():
-        design = load_design(name)
-        typer.echo(f"{name:<42} {design.description}")
+    from .output import echo_frame, terminal_width
+
+    designs = [load_design(name) for name in list_designs()]
+    if output_format is not TableFormat.table:
+        rows = [
+            {
+                "name": d.name,
+                "description": d.description,
+                "law": d.law.name,
+                "approach": d.law.approach,
+            }
+            for d in designs
+        ]
+        echo_frame(pl.DataFrame(rows), output_format)
+        return
+    pad = max(len(d.name) for d in designs) + 1
+    width = terminal_width()
+    for design in designs:
+        line = f"{design.name:<{pad}} {design.description}"
+        if width is None or len(line) <= width:
+            typer.echo(line)
+            continue
+        indent = " " * min(pad + 1, max(width // 3, 4))
+        first, *rest = textwrap.wrap(design.description, width=max(width - len(indent), 20))
+        typer.echo(design.name if pad + 1 + len(first) > width else f"{design.name:<{pad}} {first}")
+        lines = rest if pad + 1 + len(first) <= width else [first, *rest]
+        for piece in textwrap.wrap(" ".join(lines), width=max(width - len(indent), 20)):
+            typer.echo(indent + piece)
 
 
 @designs_app.command("show")
-def designs_show(name: str = typer.Argument(..., help="Design name or .toml path.")) -> None:
-    """Show a design's resolved settings (as TOML-like text) and its file."""
+def designs_show(
+    name: str = typer.Argument(..., help="Design name or .toml path."),
+    output_format: FormatOption = TableFormat.table,
+) -> None:
+    """Show a design's resolved settings (as TOML-like text, or JSON) and its file."""
     from gemstones.scaling.designs import load_design
+
+    from .output import dumps_json, echo_record
 
     design = load_design(name)
     record = design.to_dict()
+    if output_format is TableFormat.json:
+        typer.echo(dumps_json(record))
+        return
+    if output_format is TableFormat.csv:
+        flat = {"path": record.pop("path"), "name": record.pop("name"),
+                "description": record.pop("description")}  # fmt: skip
+        for section, values in record.items():
+            flat.update({f"{section}.{key}": value for key, value in values.items()})
+        echo_record(flat, output_format)
+        return
     typer.echo(f"# {record.pop('path')}")
     typer.echo(f'name = "{record.pop("name")}"')
     typer.echo(f'description = "{record.pop("description")}"')

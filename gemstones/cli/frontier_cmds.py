@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from .app import app
+from .output import FormatOption, TableFormat
 
 FORMATS = ("table", "csv", "json")
 RESOURCE_CHOICES = {"flops": "flops", "gpu-hours": "gpu_hours", "gpu_hours": "gpu_hours"}
@@ -78,14 +79,14 @@ def frontier_command(
         help="With --budgets: bootstrap resamples (by runs) for CIs; 0 = none; at most 100,000.",
     ),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed (0 to 2**32-1)."),
-    output_format: str = typer.Option("table", "--format", help="table | csv | json"),
+    output_format: FormatOption = TableFormat.table,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write the figures (PNG + PDF) into this folder.")
     ] = None,
 ) -> None:
     """Print the compute-optimal frontier of a design's fitted law (per bucket or per budget)."""
     from gemstones.cli.fit_cmds import FitRequest, run_fit
-    from gemstones.cli.output import TableFormat, echo_frame
+    from gemstones.cli.output import echo_frame
     from gemstones.errors import GemstonesInputError
     from gemstones.scaling import prescribe
 

@@ -15,6 +15,7 @@ from gemstones.errors import GemstonesInputError
 
 from .app import snr_app
 from .execution import AddressOption, ExecutorOption, failures_as_errors, make_executor
+from .output import FormatOption, TableFormat, check_format, parse_format
 
 if TYPE_CHECKING:  # polars is imported where used: `gemstones --help` stays fast
     import polars as pl
@@ -75,6 +76,17 @@ def rules_command(
     layer_map: Annotated[
         Path | None, typer.Option("--layer-map", help="Layer map JSON (default: upstream's).")
     ] = None,
+    output_format: Annotated[
+        TableFormat,
+        typer.Option(
+            "--format",
+            parser=parse_format,
+            callback=check_format,
+            metavar="[table|csv|json]",
+            help="The rules without --out: json (default: the rules file itself), csv or table "
+            "(tensor, rule).",
+        ),
+    ] = TableFormat.json,
 ) -> None:
     """Derive SlimAdam rules from an SNR CSV; report the second-moment saving."""
     from fitting.snr import (
@@ -104,7 +116,17 @@ def rules_command(
         lines.append(f"differences from {reference.name}: {len(differences)}")
         lines.extend(f"  differs: {name}" for name in differences[:20])
     if out is None:
-        typer.echo(rules_to_json(rules))
+        if output_format is TableFormat.json:
+            typer.echo(rules_to_json(rules))
+        else:
+            import polars as pl
+
+            from .output import echo_frame
+
+            rows = [{"tensor": k, "rule": None if v is None else str(v)} for k, v in rules.items()]
+            echo_frame(
+                pl.DataFrame(rows, schema={"tensor": pl.Utf8, "rule": pl.Utf8}), output_format
+            )
         for line in lines:
             typer.echo(line, err=True)
     else:
@@ -159,6 +181,7 @@ def report_command(
     layer_map: Annotated[
         Path | None, typer.Option("--layer-map", help="Layer map JSON (default: upstream's).")
     ] = None,
+    output_format: FormatOption = TableFormat.table,
 ) -> None:
     """Second-moment saving and a table per layer type; trends across a sweep; optional heatmaps."""
     import polars as pl
@@ -175,6 +198,12 @@ def report_command(
     frame, upstream = load_any_snr_table(file, layers)
     layout = torch_layout if upstream else flax_layout
     summary = compressibility(frame, cutoff, layout)
+    if output_format is not TableFormat.table:
+        _print_report_data(summary, output_format)
+        if plot is not None:
+            for written in plot_heatmaps(frame, plot, cutoff):
+                typer.echo(f"wrote {written}", err=True)
+        return
     with pl.Config(tbl_rows=200, tbl_cols=20, tbl_width_chars=160, tbl_hide_dataframe_shape=True):
         for (run,), group in summary.group_by("run", maintain_order=True):
             overall = group.filter(pl.col("layer_type") == "all").row(0, named=True)
@@ -210,6 +239,24 @@ def report_command(
     if plot is not None:
         for written in plot_heatmaps(frame, plot, cutoff):
             typer.echo(f"wrote {written}")
+
+
+def _print_report_data(summary: pl.DataFrame, fmt: TableFormat) -> None:
+    """``snr report --format csv|json``: the per-run, per-layer-type table (JSON: with trends)."""
+    from fitting.snr_trends import fit_snr_trends, trends_frame
+
+    from .output import dumps_json, echo_frame
+
+    if fmt is TableFormat.csv:
+        echo_frame(summary, fmt)
+        return
+    trends = None
+    if summary["run"].n_unique() > 1:
+        try:
+            trends = trends_frame(fit_snr_trends(summary)).to_dicts()
+        except ValueError:
+            trends = None
+    typer.echo(dumps_json({"summary": summary.to_dicts(), "trends": trends}))
 
 
 def plot_heatmaps(
