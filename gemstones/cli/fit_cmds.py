@@ -33,6 +33,7 @@ class FitRequest:
     approach: int | None = None
     delta: float | None = None
     no_embeddings: bool = False
+    run_column: str | None = None
 
 
 def _input_error(message: str) -> Exception:
@@ -50,6 +51,8 @@ def resolve_design(request: FitRequest) -> tuple[Any, Any]:
     Raises:
         GemstonesInputError: contradictory or missing options, unknown law, missing columns.
     """
+    import polars as pl
+
     from gemstones.readers import numeric_columns
     from gemstones.scaling.designs import (
         Design,
@@ -69,8 +72,10 @@ def resolve_design(request: FitRequest) -> tuple[Any, Any]:
     if (request.design is None) == (request.data is None):
         raise _input_error("give exactly one of --design NAME_OR_PATH or --data FILE")
     if request.design is not None:
-        if request.x is not None or request.y is not None:
-            raise _input_error("--x/--y go with --data; a design names its own columns")
+        if request.x is not None or request.y is not None or request.run_column is not None:
+            raise _input_error(
+                "--x/--y/--run-column go with --data; a design names its own columns"
+            )
         design = load_design(request.design).with_overrides(
             law=request.law,
             approach=request.approach,
@@ -88,7 +93,10 @@ def resolve_design(request: FitRequest) -> tuple[Any, Any]:
     x_columns = parse_x_columns(request.x, request.y)
     raw = read_table_file(request.data)
     name = Path(request.data).name
-    for column in [*x_columns, request.y]:
+    run_column = request.run_column
+    if run_column is not None and run_column in (*x_columns, request.y):
+        raise _input_error(f"--run-column {run_column!r} is also a --x/--y column")
+    for column in [*x_columns, request.y, *([run_column] if run_column else [])]:
         if column not in raw.columns:
             raise _input_error(
                 f"column {column!r} is not in {name}; columns: {', '.join(raw.columns)}"
@@ -97,6 +105,9 @@ def resolve_design(request: FitRequest) -> tuple[Any, Any]:
         raise _input_error(f"{name} has no rows")
     numbers = numeric_columns(raw, list(dict.fromkeys([*x_columns, request.y])), name)
     table = numbers.select(*x_columns, loss=request.y)
+    if run_column is not None:
+        # the bootstrap resamples whole runs (all points of one run together)
+        table = table.with_columns(run_name=raw[run_column].cast(pl.Utf8))
     design = Design(
         name=Path(request.data).stem,
         description=f"{request.y} against {', '.join(x_columns)} from {request.data}",
@@ -107,6 +118,30 @@ def resolve_design(request: FitRequest) -> tuple[Any, Any]:
     if request.delta is not None:
         design = design.with_overrides(delta=request.delta)
     return design, table
+
+
+def paper_approach1_sets() -> list[str]:
+    """The sets the paper fits with approach 1: the built-in designs whose law is approach 1."""
+    from gemstones.scaling.designs import list_designs, load_design
+
+    return [name for name in list_designs() if load_design(name).law.approach == 1]
+
+
+def approach1_note(request: FitRequest, design: Any) -> str | None:
+    """A note when ``--approach 1`` asks for an envelope fit of a set the paper does not fit so.
+
+    The fit still runs (the envelope is defined on any set), but the paper's approach-1 numbers come
+    from its every-477-steps sets; a sparser set gives a coarser envelope.
+    """
+    if request.approach != 1:
+        return None
+    valid = paper_approach1_sets()
+    if design.name in valid or design.selection.paper_set in valid:
+        return None
+    return (
+        f"--approach 1 on design {design.name!r}, which is not one of the paper's approach-1 sets "
+        f"({', '.join(valid)}); the envelope is fitted, but it is not a paper result"
+    )
 
 
 def parse_x_columns(x: str, y: str) -> list[str]:
@@ -214,11 +249,24 @@ def fit_command(
         str | None, typer.Option("--x", help="With --data: comma-separated variable columns.")
     ] = None,
     y: Annotated[str | None, typer.Option("--y", help="With --data: the loss column.")] = None,
+    run_column: Annotated[
+        str | None,
+        typer.Option(
+            "--run-column",
+            help="With --data: the column naming each point's run; the bootstrap then resamples "
+            "runs (without it, points).",
+        ),
+    ] = None,
     law: Annotated[
         str | None, typer.Option("--law", help="Override: " + " | ".join(LAW_CHOICES))
     ] = None,
     approach: Annotated[
-        int | None, typer.Option("--approach", help="Override: 1 (envelope) or 3 (parametric).")
+        int | None,
+        typer.Option(
+            "--approach",
+            help="Override: 1 (envelope) or 3 (parametric). Approach 1 on a set the paper does "
+            "not fit with it (not an every-477-steps set) runs, with a note on stderr.",
+        ),
     ] = None,
     delta: Annotated[
         float | None, typer.Option("--delta", help="Huber delta (paper: 1e-4).")
@@ -227,7 +275,12 @@ def fit_command(
         bool, typer.Option("--no-embeddings", help="Fit non-embedding parameter counts.")
     ] = False,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the result JSON into this folder.")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Results folder: writes <design>__<law>__approach<k>.json (fit, design, data hash, "
+            "and the --budgets prescriptions) into it.",
+        ),
     ] = None,
     output_format: FormatOption = TableFormat.table,
     budgets: Annotated[
@@ -264,14 +317,14 @@ def fit_command(
         approach=approach,
         delta=delta,
         no_embeddings=no_embeddings,
+        run_column=run_column,
     )
+    if design is not None:
+        note = approach1_note(request, resolve_design(request)[0])
+        if note is not None:
+            echo_text(f"note: {note}", err=True)
     with Console(stderr=True).status("fitting ..."):
         design_fit = run_fit(request)
-    written = None
-    if out is not None:
-        from gemstones.scaling.results import write_result
-
-        written = write_result(design_fit, out)
     prescriptions = None
     if budget_values is not None:
         from rich.progress import Progress
@@ -285,6 +338,11 @@ def fit_command(
                 budget_values,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
+    written = None
+    if out is not None:
+        from gemstones.scaling.results import write_result
+
+        written = write_result(design_fit, out, prescriptions=prescriptions)
     if output_format is TableFormat.json:
         record = design_fit.to_dict()
         if written is not None:

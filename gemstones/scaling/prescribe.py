@@ -220,15 +220,25 @@ def check_seed(seed: int, option: str = "--seed") -> int:
     return seed
 
 
+def resample_unit(fitted: Any) -> str:
+    """What a bootstrap of ``fitted`` resamples: ``"runs"`` when its table knows the runs (a
+    ``run_name`` column, e.g. from ``fit --data --run-column``, or widths and depths), else
+    ``"points"``."""
+    columns = set(fitted.table.columns)
+    return "runs" if "run_name" in columns or {"width", "depth"} <= columns else "points"
+
+
 def bootstrap_design(
     fitted: Any,
     *,
     n_resamples: int = 1000,
-    by: str = "runs",
+    by: str | None = None,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> Any:
     """Bootstrap refits of a fitted approach-3 design (``fitting.bootstrap.BootstrapResult``).
+
+    ``by`` defaults to :func:`resample_unit`: runs when the table knows them, else points.
 
     Raises:
         GemstonesInputError: ``n_resamples`` outside 1..``MAX_RESAMPLES`` or ``seed`` outside
@@ -241,6 +251,7 @@ def bootstrap_design(
 
     fit = _approach3(fitted)
     log_x, log_loss, groups = fit_arrays(fitted)
+    by = resample_unit(fitted) if by is None else by
     return bootstrap_approach3(
         log_x,
         log_loss,
@@ -298,7 +309,7 @@ def prescription_table(
     *,
     resource: str = "flops",
     n_resamples: int = 1000,
-    by: str = "runs",
+    by: str | None = None,
     seed: int = 0,
     level: float = 0.95,
     bootstrap: Any | None = None,

@@ -54,7 +54,7 @@ def test_version(capsys) -> None:
 
 def test_every_command_answers_h_and_lists_format_choices(capsys) -> None:
     commands = _commands()
-    assert PRINTS_RESULTS <= set(commands), sorted(PRINTS_RESULTS - set(commands))
+    assert set(commands) >= PRINTS_RESULTS, sorted(PRINTS_RESULTS - set(commands))
     for path, command in commands.items():
         code, out, _ = _run(capsys, *path.split(), "-h")
         assert code == 0 and out.startswith(f"Usage: gemstones {path}"), path
@@ -139,3 +139,60 @@ def test_library_takes_what_the_cli_takes() -> None:
         with pytest.raises(RegistryInputError, match=fragment) as caught:
             catalog.select(min_tokens=bad)
         assert "\n" not in str(caught.value) and "min_tokens" in str(caught.value)
+
+
+def _runs_csv(path) -> None:
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(0)
+    rows = [
+        {"run": f"r{i}", "params": n, "tokens": d,
+         "loss": (1.8 + 400 * n**-0.34 + 2000 * d**-0.28) * float(np.exp(rng.normal(0, 0.003)))}
+        for i, n in enumerate([1e7, 3e7, 1e8, 3e8])
+        for d in [1e9, 3e9, 1e10, 3e10]
+    ]  # fmt: skip
+    pl.DataFrame(rows).write_csv(path)
+
+
+@pytest.mark.slow
+def test_data_fit_says_what_the_bootstrap_resamples(tmp_path, capsys) -> None:
+    import os
+    import stat
+
+    _runs_csv(tmp_path / "runs.csv")
+    base = ["fit", "--data", str(tmp_path / "runs.csv"), "--x", "params,tokens", "--y", "loss",
+            "--budgets", "1e20"]  # fmt: skip
+    code, out, _ = _run(capsys, *base)
+    assert code == 0 and "resamples by points" in out and "by runs" not in out
+    previous = os.umask(0o022)
+    try:
+        code, out, _ = _run(
+            capsys, *base, "--run-column", "run", "--out", str(tmp_path / "res"), "--format", "json"
+        )
+    finally:
+        os.umask(previous)
+    record = json.loads(out)
+    assert code == 0 and {p["resampled_by"] for p in record["prescriptions"]} == {"runs"}
+    assert record["log_E"] == record["irreducible_error"] and "E" in record
+    assert "e" not in {p["quantity"] for p in record["prescriptions"]}
+    assert "log_E" in {p["quantity"] for p in record["prescriptions"]}
+    # the result file carries the prescriptions, with ordinary permissions
+    result = tmp_path / "res" / "runs__params-tokens__approach3.json"
+    saved = json.loads(result.read_text())
+    assert saved["prescriptions"] == record["prescriptions"]
+    assert stat.S_IMODE(result.stat().st_mode) == 0o644
+    code, _, err = _run(capsys, *base, "--run-column", "nope")
+    assert code == 2 and "column 'nope' is not in runs.csv" in err
+
+
+def test_approach1_off_the_paper_sets_says_so(capsys) -> None:
+    from gemstones.cli.fit_cmds import FitRequest, approach1_note, resolve_design
+
+    request = FitRequest(design="hot", approach=1)
+    note = approach1_note(request, resolve_design(request)[0])
+    assert (
+        note is not None and "not one of the paper's approach-1 sets" in note and "hot_477" in note
+    )
+    request = FitRequest(design="hot_477", approach=1)
+    assert approach1_note(request, resolve_design(request)[0]) is None
