@@ -291,7 +291,12 @@ def fit_command(
         ),
     ] = None,
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Write the figures (PNG + PDF) into this folder.")
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Figures folder: PNG + PDF named <design>__<law>__approach<k>[__<resource>]"
+            "__<figure> (loss_curves, residuals, bootstrap_pairs, frontier).",
+        ),
     ] = None,
 ) -> None:
     """Fit a scaling law to a design's checkpoints (or to any table)."""

@@ -81,7 +81,11 @@ def frontier_command(
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed (0 to 2**32-1)."),
     output_format: FormatOption = TableFormat.table,
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Write the figures (PNG + PDF) into this folder.")
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Figures folder: writes <design>__<law>__approach3__<resource>__frontier.png/.pdf.",
+        ),
     ] = None,
 ) -> None:
     """Print the compute-optimal frontier of a design's fitted law (per bucket or per budget)."""
@@ -143,6 +147,8 @@ def frontier_command(
             seed=seed,
             n_resamples=resamples or 200,
             time_model=time_model,
+            figures=("frontier",),
+            resources=(resource_key,),
         )
         typer.echo(f"wrote {len(paths)} figure files to {plot}", err=True)
 

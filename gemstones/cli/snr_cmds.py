@@ -176,7 +176,11 @@ def report_command(
     ],
     cutoff: Annotated[float, typer.Option(help="SNR cutoff for compression.")] = 1.0,
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Write heatmaps (PNG and PDF) into this folder.")
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Figures folder: writes <input>__cutoff<c>__snr_heatmap.png/.pdf into it.",
+        ),
     ] = None,
     layer_map: Annotated[
         Path | None, typer.Option("--layer-map", help="Layer map JSON (default: upstream's).")
@@ -201,9 +205,13 @@ def report_command(
     if output_format is not TableFormat.table:
         _print_report_data(summary, output_format)
         if plot is not None:
-            from gemstones.snr.plots import plot_heatmaps
+            from gemstones.snr.plots import heatmap_stem, plot_heatmaps
 
-            for written in plot_heatmaps(frame, plot, cutoff):
+            heatmap = {
+                "layout": "torch" if upstream else "flax",
+                "stem": heatmap_stem(file, cutoff),
+            }
+            for written in plot_heatmaps(frame, plot, cutoff, **heatmap):
                 typer.echo(f"wrote {written}", err=True)
         return
     with pl.Config(tbl_rows=200, tbl_cols=20, tbl_width_chars=160, tbl_hide_dataframe_shape=True):
@@ -239,9 +247,10 @@ def report_command(
                 )
                 typer.echo(trends.with_columns(pl.exclude("layer_type", "n").round(3)))
     if plot is not None:
-        from gemstones.snr.plots import plot_heatmaps
+        from gemstones.snr.plots import heatmap_stem, plot_heatmaps
 
-        for written in plot_heatmaps(frame, plot, cutoff):
+        heatmap = {"layout": "torch" if upstream else "flax", "stem": heatmap_stem(file, cutoff)}
+        for written in plot_heatmaps(frame, plot, cutoff, **heatmap):
             typer.echo(f"wrote {written}")
 
 

@@ -84,7 +84,10 @@ def fit_command(
     ] = "r",
     output_format: FormatOption = TableFormat.table,
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Folder for PNG and PDF plots.")
+        Path | None,
+        typer.Option(
+            "--plot", help="Figures folder: writes <first input>[_and_N_more]__ttc_<x>.png/.pdf."
+        ),
     ] = None,
     chance: Annotated[
         list[str] | None,
@@ -127,7 +130,7 @@ def fit_command(
     from fitting.sampling import fit_sampling_tables, sampling_record
     from fitting.ttc import curve_record, fit_table
     from gemstones.ttc.ingest import read_results
-    from gemstones.ttc.plots import plot_curves
+    from gemstones.ttc.plots import inputs_stem, plot_curves
     from gemstones.ttc.sampling import is_sampling_table, read_sampling_tables
 
     if x not in ("r", "flops", "samples"):
@@ -198,9 +201,11 @@ def fit_command(
         if sampled:
             _print_sampling_table(sampled)
     if plot is not None:
-        written = plot_curves(curves, plot, x=x) if curves else []
+        written = plot_curves(curves, plot, x=x, stem=inputs_stem(other_paths)) if curves else []
         if sampled:
-            written += plot_curves([s.task_curve for s in sampled], plot, x="k")
+            written += plot_curves(
+                [s.task_curve for s in sampled], plot, x="k", stem=inputs_stem(sampling_paths)
+            )
         typer.echo(f"plots: {', '.join(str(p) for p in written)}", err=output_format != "table")
 
 

@@ -49,13 +49,39 @@ def _save(fig: Any, out_dir: Path, stem: str) -> list[Path]:
     return paths
 
 
-def _shape_colours(shapes: Sequence[str]) -> dict[str, Any]:
-    """A stable colour per shape, ordered by parameter count (viridis: small dark, large light)."""
+#: Markers by depth (the suite has 22 shapes over 11 widths and depths: colour alone repeats).
+_DEPTH_MARKERS = ("o", "s", "^", "v", "D", "P", "X", "<", ">", "p", "h", "*", "d", "H", "8")
+
+
+def _shape_styles(table: Any) -> dict[str, dict[str, Any]]:
+    """Colour by width (viridis, narrow dark, wide light) and marker by depth, per shape label.
+
+    Every one of the suite's 22 shapes gets a distinct (colour, marker) pair.
+    """
     from matplotlib import colormaps
 
+    pairs = sorted({(int(w), int(d)) for w, d in table.select("width", "depth").iter_rows()})
+    widths = sorted({w for w, _ in pairs})
+    depths = sorted({d for _, d in pairs})
     cmap = colormaps["viridis"]
-    n = max(len(shapes) - 1, 1)
-    return {shape: cmap(0.9 * i / n) for i, shape in enumerate(shapes)}
+    span = max(len(widths) - 1, 1)
+    return {
+        f"{w}x{d}": {
+            "color": cmap(0.9 * widths.index(w) / span),
+            "marker": _DEPTH_MARKERS[depths.index(d) % len(_DEPTH_MARKERS)],
+        }
+        for w, d in pairs
+    }
+
+
+def _base10_ticks(axis: Any) -> None:
+    """Major ticks at powers of ten labelled 10^k (FLOPs axes), unlabelled minor ticks."""
+    from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, numticks=30))
+    axis.set_major_formatter(LogFormatterSciNotation(base=10))
+    axis.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10) * 0.1, numticks=30))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _shapes_by_size(table: Any) -> list[str]:
@@ -110,7 +136,8 @@ def plot_loss_curves(
 
     table = _with_shape(table)
     shapes = _shapes_by_size(table)
-    colours = _shape_colours(shapes)
+    styles = _shape_styles(table)
+    colours = {shape: style["color"] for shape, style in styles.items()}
     resources = [
         (c, label)
         for c, label in (("flops", "Training FLOPs"), ("gpu_hours", "GPU hours (MI250X)"))
@@ -123,7 +150,14 @@ def plot_loss_curves(
         for shape in shapes:
             run = table.filter(pl.col("shape") == shape).sort("tokens")
             ax.plot(
-                run[column], run["loss"], "o-", ms=2.5, lw=1.2, color=colours[shape], label=shape
+                run[column],
+                run["loss"],
+                "-",
+                marker=styles[shape]["marker"],
+                ms=3.5,
+                lw=1.2,
+                color=colours[shape],
+                label=shape,
             )
             if fit is not None and all(v in run.columns for v in fit.variables):
                 dense = _dense_run(run, fit.variables, column)
@@ -154,6 +188,8 @@ def plot_loss_curves(
         ax.set_xscale("log")
         ax.set_yscale("log")
         _plain_log_ticks(ax.yaxis)
+        if column == "flops":
+            _base10_ticks(ax.xaxis)
         ax.set_xlabel(label)
         ax.grid(True, which="major", ls="--", lw=0.5, alpha=0.6)
     axes[0, 0].set_ylabel("Validation loss (Dolma, nats/token)")
@@ -169,7 +205,7 @@ def plot_loss_curves(
         loc="center left",
         bbox_to_anchor=(1.0, 0.5),
         fontsize=8,
-        title="shape (w x d)",
+        title="shape (w x d):\ncolour = width,\nmarker = depth",
         frameon=False,
     )
     if title:
@@ -292,6 +328,8 @@ def plot_frontier(
             )
         ax.set_xscale("log")
         ax.set_yscale("log")
+        if resource == "FLOPs":
+            _base10_ticks(ax.xaxis)
         _readable_log_ticks(ax.yaxis)
         ax.set_ylabel(label)
         ax.grid(True, which="major", ls="--", lw=0.5, alpha=0.6)
@@ -409,7 +447,7 @@ def plot_residuals(
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     fig.supxlabel("Tokens")
-    fig.supylabel("log L − log L̂ (nats)")
+    fig.supylabel("log L − log L̂")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -458,6 +496,27 @@ def frontier_bands(
     return FrontierBands(budgets, point, samples, level, result.n_resamples, result.by)
 
 
+#: The figures of a fitted design, by name (``write_design_plots(figures=...)``).
+DESIGN_FIGURES = ("loss_curves", "residuals", "bootstrap_pairs", "frontier")
+#: The resources a frontier figure can be drawn against.
+FRONTIER_RESOURCES = ("flops", "gpu_hours")
+
+
+def figure_stem(fitted: Any, figure: str, resource: str | None = None) -> str:
+    """File name (no suffix) of one figure of a fit: design, law, approach, resource, figure.
+
+    The same stem as the fit's result file, so figures from ``fit --plot`` and ``frontier --plot``
+    of different designs, laws or resources never overwrite each other.
+
+    Example:
+        >>> figure_stem(hot_fit, "frontier", "flops")  # doctest: +SKIP
+        'hot__params-tokens__approach3__flops__frontier'
+    """
+    from gemstones.scaling.results import result_stem
+
+    return "__".join([result_stem(fitted), *([resource] if resource else []), figure])
+
+
 def write_design_plots(
     fitted: Any,
     out_dir: str | Path,
@@ -466,17 +525,22 @@ def write_design_plots(
     n_resamples: int = 200,
     seed: int = 0,
     time_model: Any | None = None,
+    figures: Sequence[str] = DESIGN_FIGURES,
+    resources: Sequence[str] = FRONTIER_RESOURCES,
 ) -> list[Path]:
-    """Every figure of a fitted design into ``out_dir`` (the ``--plot DIR`` hook).
+    """The figures of a fitted design into ``out_dir`` (the ``--plot DIR`` hook).
 
     Approach 3: loss curves with the law, residuals, bootstrap pair plot, FLOP frontier with CI
-    bands, and the GPU-hour frontier. Approach 1: loss curves with the hull.
+    bands, and the GPU-hour frontier. Approach 1: loss curves with the hull. Files are named by
+    :func:`figure_stem`, e.g. ``hot__params-tokens__approach3__flops__frontier.png``.
 
     Args:
         fitted: a ``gemstones.scaling.designs.DesignFit``.
         out_dir: output folder (created).
         bootstrap: a precomputed ``BootstrapResult`` (else ``n_resamples`` by runs, ``seed``).
         time_model: for the GPU-hour frontier (default: fitted from the catalog).
+        figures: which of :data:`DESIGN_FIGURES` to draw.
+        resources: which of :data:`FRONTIER_RESOURCES` the frontier figure is drawn against.
 
     Returns:
         The written paths (PNG and PDF of each figure).
@@ -494,33 +558,46 @@ def write_design_plots(
         else f"{name} — approach 1 ({fitted.fit.method} on {fitted.fit.resource_name})"
     )
     shape_aware = bool({"width", "depth"} & set(fitted.fit.variables)) if is_law else False
-    paths += plot_loss_curves(
-        fitted.table,
-        out,
-        fit=fitted.fit if is_law else None,
-        title=title,
-        stem=f"{name}_loss_curves",
-    )
+    if "loss_curves" in figures:
+        paths += plot_loss_curves(
+            fitted.table,
+            out,
+            fit=fitted.fit if is_law else None,
+            title=title,
+            stem=figure_stem(fitted, "loss_curves"),
+        )
     if not is_law:
         return paths
-    paths += plot_residuals(fitted.table, fitted.fit, out, title=title, stem=f"{name}_residuals")
-    if bootstrap is None:
-        bootstrap = prescribe.bootstrap_design(fitted, n_resamples=n_resamples, seed=seed)
-    paths += plot_bootstrap_pairs(bootstrap, out, title=title, stem=f"{name}_bootstrap_pairs")
-    params_fn = prescribe.params_function(fitted.design)
-    frontier = prescribe.design_frontier(fitted)
-    bands = frontier_bands(bootstrap, prescribe.cost_function("flops"), params_fn)
-    flops_max = float(fitted.table["flops"].max()) if "flops" in fitted.table.columns else None
-    paths += plot_frontier(
-        frontier,
-        out,
-        bands=bands,
-        data_max=flops_max,
-        shape_panels=shape_aware,
-        title=title,
-        stem=f"{name}_frontier_flops",
+    if "residuals" in figures:
+        paths += plot_residuals(
+            fitted.table, fitted.fit, out, title=title, stem=figure_stem(fitted, "residuals")
+        )
+    needs_bootstrap = "bootstrap_pairs" in figures or (
+        "frontier" in figures and "flops" in resources
     )
-    if "gpu_hours" in fitted.table.columns:
+    if bootstrap is None and needs_bootstrap:
+        bootstrap = prescribe.bootstrap_design(fitted, n_resamples=n_resamples, seed=seed)
+    if "bootstrap_pairs" in figures:
+        paths += plot_bootstrap_pairs(
+            bootstrap, out, title=title, stem=figure_stem(fitted, "bootstrap_pairs")
+        )
+    if "frontier" not in figures:
+        return paths
+    if "flops" in resources:
+        params_fn = prescribe.params_function(fitted.design)
+        frontier = prescribe.design_frontier(fitted)
+        bands = frontier_bands(bootstrap, prescribe.cost_function("flops"), params_fn)
+        flops_max = float(fitted.table["flops"].max()) if "flops" in fitted.table.columns else None
+        paths += plot_frontier(
+            frontier,
+            out,
+            bands=bands,
+            data_max=flops_max,
+            shape_panels=shape_aware,
+            title=title,
+            stem=figure_stem(fitted, "frontier", "flops"),
+        )
+    if "gpu_hours" in resources and "gpu_hours" in fitted.table.columns:
         model = time_model if time_model is not None else prescribe.time_model_from_catalog()
         frontier_t = prescribe.design_frontier(fitted, resource="gpu_hours", time_model=model)
         paths += plot_frontier(
@@ -529,6 +606,6 @@ def write_design_plots(
             data_max=float(fitted.table["gpu_hours"].max()),
             shape_panels=shape_aware,
             title=f"{title}\ntime-optimal (fitted time model)",
-            stem=f"{name}_frontier_gpu_hours",
+            stem=figure_stem(fitted, "frontier", "gpu_hours"),
         )
     return paths

@@ -37,14 +37,19 @@ def result_record(design_fit: Any, prescriptions: Any | None = None) -> dict[str
     return record
 
 
-def result_file_name(design_fit: Any) -> str:
-    """Default file name: ``<design>__<law>__approach<k>[__no_embeddings].json``."""
+def result_stem(design_fit: Any) -> str:
+    """``<design>__<law>__approach<k>[__no_embeddings]``: names a fit's result file and figures."""
     design = design_fit.design
     parts = [design.name, design.law.name, f"approach{design.law.approach}"]
     if not design.law.embeddings:
         parts.append("no_embeddings")
     safe = ["".join(ch if ch.isalnum() or ch in "-_+." else "_" for ch in p) for p in parts]
-    return "__".join(safe) + ".json"
+    return "__".join(safe)
+
+
+def result_file_name(design_fit: Any) -> str:
+    """Default file name: ``<design>__<law>__approach<k>[__no_embeddings].json``."""
+    return result_stem(design_fit) + ".json"
 
 
 def write_result(design_fit: Any, out_dir: str | Path, *, prescriptions: Any | None = None) -> Path:

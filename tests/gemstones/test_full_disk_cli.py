@@ -62,7 +62,7 @@ def test_snr_report_plots_on_a_full_disk_keep_the_old_figures(
 ) -> None:
     figures = tmp_path / "figures"
     figures.mkdir()
-    (figures / "snr_heatmap.png").write_bytes(b"an older figure")
+    (figures / f"{SNR_CSV.stem}__cutoff1__snr_heatmap.png").write_bytes(b"an older figure")
     before = snapshot(tmp_path)
     fill_the_disk(monkeypatch)
     code, _, err = run(capsys, "snr", "report", str(SNR_CSV), "--plot", str(figures))

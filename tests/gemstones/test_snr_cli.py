@@ -60,8 +60,9 @@ def test_report_prints_saving_and_layer_table_and_plots(tmp_path, capsys) -> Non
     text = capsys.readouterr().out
     assert "saved 99.40%" in text
     assert "attention_query" in text and "mlp_down" in text and "fan_out" in text
-    assert (tmp_path / "plots" / "snr_heatmap.png").stat().st_size > 10_000
-    assert (tmp_path / "plots" / "snr_heatmap.pdf").stat().st_size > 1_000
+    stem = f"{SNR_CSV.stem}__cutoff1__snr_heatmap"
+    assert (tmp_path / "plots" / f"{stem}.png").stat().st_size > 10_000
+    assert (tmp_path / "plots" / f"{stem}.pdf").stat().st_size > 1_000
 
 
 @pytest.mark.parametrize(
@@ -136,3 +137,14 @@ def test_sweep_writes_a_tidy_table_that_report_reads(tmp_path, capsys) -> None:
     capsys.readouterr()
     assert run(["snr", "report", str(out)]) == 0
     assert "w16_d1_lr0.01: second-moment entries" in capsys.readouterr().out
+
+
+def test_heatmap_columns_are_named_by_role() -> None:
+    from gemstones.snr.plots import axes_label
+
+    assert [axes_label(a, "torch") for a in ("(0,)", "(1,)", "(0, 1)")] == [
+        "fan_out",
+        "fan_in",
+        "fan_out+fan_in",
+    ]
+    assert axes_label("(0,)", "flax") == "fan_in"
