@@ -196,3 +196,17 @@ def test_approach1_off_the_paper_sets_says_so(capsys) -> None:
     )
     request = FitRequest(design="hot_477", approach=1)
     assert approach1_note(request, resolve_design(request)[0]) is None
+
+
+@pytest.mark.slow
+def test_slim_chinchilla_design_fits_the_chinchilla_points(capsys) -> None:
+    from gemstones.scaling.designs import design_table, load_design
+
+    design = load_design("slim_chinchilla")
+    table = design_table(design)
+    assert table.height == 28 and table["loss"].min() > 2.0 and table["params"].max() > 1e9
+    code, out, _ = _run(capsys, "fit", "--design", "slim_chinchilla", "--format", "json")
+    record = json.loads(out)
+    assert code == 0 and record["n_points"] == 28 and record["flags"] == []
+    assert 1.0 < record["E"] < table["loss"].min()
+    assert all(0.05 < a < 1.0 for a in record["alpha"])
