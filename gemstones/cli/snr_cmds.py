@@ -30,6 +30,28 @@ def _layer_map(path: Path | None) -> dict[str, list[str]]:
     return default_layer_map() if path is None else read_layer_map(path)
 
 
+def _check_results_folder(out: Path, example: str) -> None:
+    """``--out`` is a results folder on every command; a table or JSON file name is a mistake.
+
+    Raises:
+        GemstonesInputError: ``out`` ends in .json, .parquet or .csv.
+    """
+    if out.suffix.lower() in (".json", ".parquet", ".csv"):
+        raise GemstonesInputError(
+            f"--out {str(out)!r} looks like a file name; --out is a results folder on every "
+            f"command: give a folder, e.g. --out {example}/"
+        )
+
+
+def rules_file_name(csv: Path, cutoff: float) -> str:
+    """``<csv stem>__cutoff<c>__rules.json``: the rules file's name from its inputs."""
+    return f"{csv.stem}__cutoff{cutoff:g}__rules.json"
+
+
+#: The files ``snr sweep --out DIR`` writes into DIR (``snr report DIR`` reads the first).
+SWEEP_TABLE = "snr_sweep.parquet"
+
+
 def _check_cutoff(cutoff: float) -> None:
     if not math.isfinite(cutoff) or cutoff < 0:
         raise GemstonesInputError(f"--cutoff must be a finite number >= 0, got {cutoff}")
@@ -68,7 +90,11 @@ def rules_command(
         typer.Option(help="Compress along the best axes whose mean SNR is strictly above this."),
     ] = 1.0,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the rules JSON here (default: print it).")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Results folder: writes <csv>__cutoff<c>__rules.json into it (default: print).",
+        ),
     ] = None,
     reference: Annotated[
         Path | None, typer.Option("--reference", help="Rules JSON to compare against.")
@@ -97,11 +123,12 @@ def rules_command(
         tensor_shapes,
     )
     from gemstones.snr.io import read_rules_json, read_snr_csv, rules_to_json, write_rules_json
-    from registry.atomic import check_output_file
+    from registry.atomic import check_output_dir
 
     _check_cutoff(cutoff)
     if out is not None:
-        check_output_file(out, "--out")
+        _check_results_folder(out, "snr-rules")
+        check_output_dir(out, "--out")
     frame = read_snr_csv(csv)
     layers = _layer_map(layer_map)
     rules = derive_rules(frame, cutoff, never_compress=lambda name: is_norm(name, layers))
@@ -130,8 +157,9 @@ def rules_command(
         for line in lines:
             typer.echo(line, err=True)
     else:
-        write_rules_json(rules, out)
-        typer.echo(f"wrote {out}")
+        written = out / rules_file_name(csv, cutoff)
+        write_rules_json(rules, written)
+        typer.echo(f"wrote {written}")
         for line in lines:
             typer.echo(line)
 
@@ -172,7 +200,10 @@ def load_any_snr_table(path: Path, layer_map: dict[str, list[str]]) -> tuple[pl.
 @snr_app.command("report")
 def report_command(
     file: Annotated[
-        Path, typer.Argument(help="Upstream SNR CSV, or a sweep table (.parquet/.csv).")
+        Path,
+        typer.Argument(
+            help="Upstream SNR CSV, a sweep table (.parquet/.csv), or a `snr sweep --out` folder."
+        ),
     ],
     cutoff: Annotated[float, typer.Option(help="SNR cutoff for compression.")] = 1.0,
     plot: Annotated[
@@ -199,6 +230,8 @@ def report_command(
 
         check_output_dir(plot, "--plot")
     layers = _layer_map(layer_map)
+    if file.is_dir():
+        file = file / SWEEP_TABLE
     frame, upstream = load_any_snr_table(file, layers)
     layout = torch_layout if upstream else flax_layout
     summary = compressibility(frame, cutoff, layout)
@@ -280,9 +313,14 @@ def sweep_command(
     depths: Annotated[str, typer.Option(help="Comma-separated depths.")] = "1,2",
     lrs: Annotated[str, typer.Option(help="Comma-separated peak learning rates.")] = "1e-3,3e-3",
     steps: Annotated[int, typer.Option(help="Training steps per run.")] = 300,
-    out: Annotated[Path, typer.Option("--out", help="Output table (.parquet or .csv).")] = Path(
-        "snr_sweep.parquet"
-    ),
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help=f"Results folder: writes {SWEEP_TABLE} (SNR per tensor, axes and step) and "
+            "snr_sweep_runs.parquet (one row per run) into it.",
+        ),
+    ] = Path("snr-sweep"),
     batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 16,
     seq_len: Annotated[int, typer.Option(help="Window length in bytes.")] = 64,
     records: Annotated[int, typer.Option(help="Number of steps at which SNR is recorded.")] = 8,
@@ -292,7 +330,7 @@ def sweep_command(
 ) -> None:
     """Train a grid of small transformers on stdlib source with AdamW and record second-moment SNR.
 
-    Writes the tidy SNR table to OUT and one row per run (losses, step time) to OUT's stem + "_runs".
+    Writes the tidy SNR table and one row per run (losses, step time) into the folder OUT.
     Bounds: at most 256 runs, widths up to 4096, depths up to 64, 1,000,000 steps.
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -305,12 +343,13 @@ def sweep_command(
         sweep_specs,
         write_table,
     )
-    from registry.atomic import check_output_file
+    from registry.atomic import check_output_dir, check_output_file
 
-    if out.suffix not in (".parquet", ".csv"):
-        raise GemstonesInputError(f"--out {out} must end in .parquet or .csv")
-    check_output_file(out, "--out")
-    check_output_file(runs_table_path(out), "--out (its runs table)")
+    _check_results_folder(out, "snr-sweep")
+    check_output_dir(out, "--out")
+    table_path = out / SWEEP_TABLE
+    check_output_file(table_path, "--out (its SNR table)")
+    check_output_file(runs_table_path(table_path), "--out (its runs table)")
     for name, key, value in (
         ("--steps", "steps", steps),
         ("--batch-size", "batch_size", batch_size),
@@ -353,6 +392,6 @@ def sweep_command(
 
         with runner, failures_as_errors():
             table, runs = run_sweep(specs, on_step=advance, executor=runner)
-    write_table(table, out)
-    runs_path = write_table(runs, runs_table_path(out))
-    typer.echo(f"wrote {out} ({table.height} rows) and {runs_path} ({runs.height} runs)")
+    write_table(table, table_path)
+    runs_path = write_table(runs, runs_table_path(table_path))
+    typer.echo(f"wrote {table_path} ({table.height} rows) and {runs_path} ({runs.height} runs)")
