@@ -90,7 +90,7 @@ def frontier_command(
 ) -> None:
     """Print the compute-optimal frontier of a design's fitted law (per bucket or per budget)."""
     from gemstones.cli.fit_cmds import FitRequest, run_fit
-    from gemstones.cli.output import echo_frame
+    from gemstones.cli.output import echo_frame, echo_text
     from gemstones.errors import GemstonesInputError
     from gemstones.scaling import prescribe
 
@@ -134,7 +134,7 @@ def frontier_command(
             time_model=time_model,
         )
         if fmt.value == "table":
-            typer.echo(prescribe.format_prescriptions(table))
+            echo_text(prescribe.format_prescriptions(table))
         else:
             echo_frame(table, fmt)
     if plot is not None:

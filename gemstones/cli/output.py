@@ -178,7 +178,7 @@ def render_frame(frame: pl.DataFrame, *, width: int | None = None, float_precisi
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(box=box.ASCII, show_edge=True, pad_edge=False, collapse_padding=True)
+    table = Table(box=box.ASCII, show_edge=True)
     numeric = {name for name, dtype in frame.schema.items() if dtype.is_numeric()}
     for name in frame.columns:
         table.add_column(

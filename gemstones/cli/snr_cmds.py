@@ -247,38 +247,42 @@ def report_command(
             for written in plot_heatmaps(frame, plot, cutoff, **heatmap):
                 typer.echo(f"wrote {written}", err=True)
         return
-    with pl.Config(tbl_rows=200, tbl_cols=20, tbl_width_chars=160, tbl_hide_dataframe_shape=True):
-        for (run,), group in summary.group_by("run", maintain_order=True):
-            overall = group.filter(pl.col("layer_type") == "all").row(0, named=True)
-            typer.echo(
-                f"\n{run}: second-moment entries {overall['entries']:,} -> {overall['kept_entries']:,}, "
-                f"saved {overall['fraction_saved']:.2%} (cutoff {cutoff:g}; axes named in "
-                f"{'PyTorch (out, in)' if upstream else 'JAX (in, out)'} layout)"
+    from .output import echo_frame, echo_text
+
+    for (run,), group in summary.group_by("run", maintain_order=True):
+        overall = group.filter(pl.col("layer_type") == "all").row(0, named=True)
+        echo_text(
+            f"\n{run}: second-moment entries {overall['entries']:,} -> {overall['kept_entries']:,}, "
+            f"saved {overall['fraction_saved']:.2%} (cutoff {cutoff:g}; axes named in "
+            f"{'PyTorch (out, in)' if upstream else 'JAX (in, out)'} layout)"
+        )
+        echo_frame(
+            group.filter(pl.col("layer_type") != "all").select(
+                "layer_type",
+                "tensors",
+                "entries",
+                "kept_entries",
+                pl.col("fraction_saved").round(4),
+                "best_axes",
+                pl.col("best_snr").round(3),
+            ),
+            TableFormat.table,
+        )
+    if summary["run"].n_unique() > 1:
+        typer.echo("\nfraction saved per run (rows) and layer type (columns):")
+        pivot = summary.pivot(on="layer_type", index="run", values="fraction_saved")
+        echo_frame(pivot.with_columns(pl.exclude("run").round(3)), TableFormat.table)
+        try:
+            trends = trends_frame(fit_snr_trends(summary))
+        except ValueError as error:
+            typer.echo(f"no trend fitted: {error}")
+        else:
+            echo_text(
+                "\nleast squares log(best SNR) ~ log width + log depth + log lr, per layer type:"
             )
-            typer.echo(
-                group.filter(pl.col("layer_type") != "all").select(
-                    "layer_type",
-                    "tensors",
-                    "entries",
-                    "kept_entries",
-                    pl.col("fraction_saved").round(4),
-                    "best_axes",
-                    pl.col("best_snr").round(3),
-                )
+            echo_frame(
+                trends.with_columns(pl.exclude("layer_type", "n").round(3)), TableFormat.table
             )
-        if summary["run"].n_unique() > 1:
-            typer.echo("\nfraction saved per run (rows) and layer type (columns):")
-            pivot = summary.pivot(on="layer_type", index="run", values="fraction_saved")
-            typer.echo(pivot.with_columns(pl.exclude("run").round(3)))
-            try:
-                trends = trends_frame(fit_snr_trends(summary))
-            except ValueError as error:
-                typer.echo(f"no trend fitted: {error}")
-            else:
-                typer.echo(
-                    "\nleast squares log(best SNR) ~ log width + log depth + log lr, per layer type:"
-                )
-                typer.echo(trends.with_columns(pl.exclude("layer_type", "n").round(3)))
     if plot is not None:
         from gemstones.snr.plots import heatmap_stem, plot_heatmaps
 

@@ -4,6 +4,7 @@ token bounds that match the suite's nominal labels, in the CLI and the library a
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import typer
@@ -11,6 +12,8 @@ import typer
 from gemstones.cli import app, main
 from registry.catalog import load_catalog
 from registry.errors import RegistryInputError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Commands that print results; each takes the one shared ``--format table|csv|json``.
 PRINTS_RESULTS = {
@@ -83,6 +86,7 @@ def test_unknown_format_names_the_choices(capsys) -> None:
         ["registry", "show", "tomg-group-umd/Gemstone-1024x28@step_00002385"],
         ["designs", "list"],
         ["laws", "list"],
+        ["snr", "report", str(ROOT / "data" / "snr" / "stdlib_sweep.parquet")],
     ],
 )
 def test_tables_fit_the_terminal(capsys, monkeypatch, argv) -> None:
