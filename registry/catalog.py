@@ -24,6 +24,7 @@ import polars as pl
 from .embedded import embedded_path
 from .errors import CatalogCacheError, RegistryInputError
 from .suites import DEFAULT_SUITE, Suite, get_suite, suite_of_repo
+from .tokens import token_bound
 from .user_cache import CACHE_ENV_VAR, refreshed_catalog_path
 
 EMBEDDED_CATALOG = ("catalog", "gemstones.parquet")
@@ -141,8 +142,8 @@ class Catalog:
         width: int | Sequence[int] | None = None,
         depth: int | Sequence[int] | None = None,
         shape: str | Sequence[str] | None = None,
-        min_tokens: float | None = None,
-        max_tokens: float | None = None,
+        min_tokens: float | str | None = None,
+        max_tokens: float | str | None = None,
         step: int | Sequence[int] | None = None,
         in_set: str | Sequence[str] | None = None,
         where: pl.Expr | None = None,
@@ -153,13 +154,18 @@ class Catalog:
             variant: one of the suite's variants (Gemstones: ``main``, ``lr_ablation`` or
                 ``cooldown``; Pythia: ``standard`` or ``deduped``), or several.
             width, depth, shape, step: exact values (or lists of them).
-            min_tokens, max_tokens: inclusive bounds on tokens seen.
+            min_tokens, max_tokens: inclusive bounds on tokens seen: a number (exact) or a
+                string as the CLI takes it (``"100e9"``, or a nominal label ``"100B"`` that
+                matches within 0.1%; see ``registry.tokens``).
             in_set: membership in one of the paper's fitting sets (any of several).
             where: any further polars expression, e.g. ``pl.col("val_loss") < 3``.
 
         Raises:
-            RegistryInputError: an unknown variant, shape or set, or min_tokens > max_tokens.
+            RegistryInputError: an unknown variant, shape or set, a token bound that is not a
+                count, or min_tokens > max_tokens.
         """
+        min_tokens = token_bound(min_tokens, "min_tokens", "min")
+        max_tokens = token_bound(max_tokens, "max_tokens", "max")
         conditions: list[pl.Expr] = []
         if variant is not None:
             variants = _as_list(variant)

@@ -7,6 +7,8 @@ import typer
 # Plain click help (rich_markup_mode=None): rendering help with rich imports rich's markdown
 # stack, which doubles the start-up time of `gemstones --help`.
 PLAIN_HELP = None
+#: ``-h`` and ``--help`` on every command (sub-contexts inherit the root's help option names).
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(
     name="gemstones",
@@ -15,7 +17,31 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=PLAIN_HELP,
+    context_settings=CONTEXT_SETTINGS,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from gemstones import __version__
+
+        typer.echo(f"gemstones {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        "-V",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the gemstones version and exit.",
+    ),
+) -> None:
+    """Scaling-law analysis of the Gemstones checkpoint suite: registry, fits, prescriptions."""
+
 
 registry_app = typer.Typer(
     help="Query, refresh, verify and download the checkpoint catalog.",

@@ -28,7 +28,7 @@ from .execution import (
     make_executor,
     make_resources,
 )
-from .output import TableFormat, dumps_json, echo_frame
+from .output import FormatOption, TableFormat, dumps_json, echo_frame
 from .selection import (
     DepthOption,
     InSetOption,
@@ -104,7 +104,6 @@ BatchOption = Annotated[
     int, typer.Option("--batch-size", min=1, help="Sequences per forward pass.")
 ]
 DTypeOption = Annotated[DType, typer.Option("--dtype", help="float32 or bfloat16.")]
-FormatOption = Annotated[TableFormat, typer.Option("--format", help="table, csv or json.")]
 ContextOption = Annotated[
     int | None,
     typer.Option(

@@ -27,13 +27,12 @@ from .bootstrap_options import (
     resamples_option,
     seed_option,
 )
+from .output import FormatOption, TableFormat
 
 if TYPE_CHECKING:
     import polars as pl
 
     from gemstones.scaling.designs import Design, DesignFit
-
-FORMATS = ("table", "json")
 
 
 @dataclass(frozen=True)
@@ -48,6 +47,7 @@ class FitRequest:
     approach: int | None = None
     delta: float | None = None
     no_embeddings: bool = False
+    run_column: str | None = None
 
 
 def _input_error(message: str) -> Exception:
@@ -65,6 +65,8 @@ def resolve_design(request: FitRequest) -> tuple[Design, pl.DataFrame | None]:
     Raises:
         GemstonesInputError: contradictory or missing options, unknown law, missing columns.
     """
+    import polars as pl
+
     from gemstones.readers import numeric_columns
     from gemstones.scaling.designs import (
         Design,
@@ -84,8 +86,10 @@ def resolve_design(request: FitRequest) -> tuple[Design, pl.DataFrame | None]:
     if (request.design is None) == (request.data is None):
         raise _input_error("give exactly one of --design NAME_OR_PATH or --data FILE")
     if request.design is not None:
-        if request.x is not None or request.y is not None:
-            raise _input_error("--x/--y go with --data; a design names its own columns")
+        if request.x is not None or request.y is not None or request.run_column is not None:
+            raise _input_error(
+                "--x/--y/--run-column go with --data; a design names its own columns"
+            )
         design = load_design(request.design).with_overrides(
             law=request.law,
             approach=request.approach,
@@ -104,7 +108,10 @@ def resolve_design(request: FitRequest) -> tuple[Design, pl.DataFrame | None]:
     x_columns = parse_x_columns(request.x, request.y)
     raw = read_table_file(request.data)
     name = Path(request.data).name
-    for column in [*x_columns, request.y]:
+    run_column = request.run_column
+    if run_column is not None and run_column in (*x_columns, request.y):
+        raise _input_error(f"--run-column {run_column!r} is also a --x/--y column")
+    for column in [*x_columns, request.y, *([run_column] if run_column else [])]:
         if column not in raw.columns:
             raise _input_error(
                 f"column {column!r} is not in {name}; columns: {', '.join(raw.columns)}"
@@ -113,6 +120,9 @@ def resolve_design(request: FitRequest) -> tuple[Design, pl.DataFrame | None]:
         raise _input_error(f"{name} has no rows")
     numbers = numeric_columns(raw, list(dict.fromkeys([*x_columns, request.y])), name)
     table = numbers.select(*x_columns, loss=request.y)
+    if run_column is not None:
+        # the bootstrap resamples whole runs (all points of one run together)
+        table = table.with_columns(run_name=raw[run_column].cast(pl.Utf8))
     design = Design(
         name=Path(request.data).stem,
         description=f"{request.y} against {', '.join(x_columns)} from {request.data}",
@@ -123,6 +133,30 @@ def resolve_design(request: FitRequest) -> tuple[Design, pl.DataFrame | None]:
     if request.delta is not None:
         design = design.with_overrides(delta=request.delta)
     return design, table
+
+
+def paper_approach1_sets() -> list[str]:
+    """The sets the paper fits with approach 1: the built-in designs whose law is approach 1."""
+    from gemstones.scaling.designs import list_designs, load_design
+
+    return [name for name in list_designs() if load_design(name).law.approach == 1]
+
+
+def approach1_note(request: FitRequest, design: Any) -> str | None:
+    """A note when ``--approach 1`` asks for an envelope fit of a set the paper does not fit so.
+
+    The fit still runs (the envelope is defined on any set), but the paper's approach-1 numbers come
+    from its every-477-steps sets; a sparser set gives a coarser envelope.
+    """
+    if request.approach != 1:
+        return None
+    valid = paper_approach1_sets()
+    if design.name in valid or design.selection.paper_set in valid:
+        return None
+    return (
+        f"--approach 1 on design {design.name!r}, which is not one of the paper's approach-1 sets "
+        f"({', '.join(valid)}); the envelope is fitted, but it is not a paper result"
+    )
 
 
 def parse_x_columns(x: str, y: str) -> list[str]:
@@ -163,6 +197,22 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.10g}"
 
 
+def fit_csv_row(design_fit: DesignFit) -> dict[str, Any]:
+    """The fit as one flat CSV row: scalars as they are, per-variable lists as ``KEY_VARIABLE``."""
+    record = design_fit.to_dict()
+    variables = list(record.get("variables") or [])
+    row: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, list | tuple):
+            if variables and len(value) == len(variables) and key != "variables":
+                row.update({f"{key}_{v}": item for v, item in zip(variables, value, strict=True)})
+            else:
+                row[key] = ";".join(str(item) for item in value)
+        elif not isinstance(value, dict):
+            row[key] = value
+    return row
+
+
 def render_fit(design_fit: DesignFit) -> str:
     """Human-readable summary of a fit (the ``--format table`` output)."""
     from fitting.approach1 import Approach1Fit
@@ -187,7 +237,7 @@ def render_fit(design_fit: DesignFit) -> str:
             f"objective   {_fmt(fit.objective)}  (summed Huber, delta {fit.delta:g})",
             f"starts      {fit.n_starts} screened on the grid, {fit.n_polished} probed by the "
             f"local solver, {fit.n_converged} of the best polished to convergence",
-            f"E           {_fmt(fit.E)}  (e = {_fmt(fit.irreducible_error)})",
+            f"E           {_fmt(fit.E)}  (log_E = {_fmt(fit.irreducible_error)})",
             "",
             f"{'variable':<10} {'alpha':>14} {'a (log A)':>14} {'A':>14}",
         ]
@@ -231,6 +281,14 @@ def fit_command(
         str | None, typer.Option("--x", help="With --data: comma-separated variable columns.")
     ] = None,
     y: Annotated[str | None, typer.Option("--y", help="With --data: the loss column.")] = None,
+    run_column: Annotated[
+        str | None,
+        typer.Option(
+            "--run-column",
+            help="With --data: the column naming each point's run; the bootstrap then resamples "
+            "runs (without it, points).",
+        ),
+    ] = None,
     law: Annotated[
         str | None,
         typer.Option(
@@ -238,7 +296,12 @@ def fit_command(
         ),
     ] = None,
     approach: Annotated[
-        int | None, typer.Option("--approach", help="Override: 1 (envelope) or 3 (parametric).")
+        int | None,
+        typer.Option(
+            "--approach",
+            help="Override: 1 (envelope) or 3 (parametric). Approach 1 on a set the paper does "
+            "not fit with it (not an every-477-steps set) runs, with a note on stderr.",
+        ),
     ] = None,
     delta: Annotated[
         float | None, typer.Option("--delta", help="Huber delta (paper: 1e-4).")
@@ -247,9 +310,14 @@ def fit_command(
         bool, typer.Option("--no-embeddings", help="Fit non-embedding parameter counts.")
     ] = False,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the result JSON into this folder.")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Results folder: writes <design>__<law>__approach<k>.json (fit, design, data hash, "
+            "and the --budgets prescriptions) into it.",
+        ),
     ] = None,
-    output_format: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+    output_format: FormatOption = TableFormat.table,
     budgets: Annotated[
         str | None,
         typer.Option(
@@ -258,7 +326,12 @@ def fit_command(
         ),
     ] = None,
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Write the figures (PNG + PDF) into this folder.")
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Figures folder: PNG + PDF named <design>__<law>__approach<k>[__<resource>]"
+            "__<figure> (loss_curves, residuals, bootstrap_pairs, frontier).",
+        ),
     ] = None,
     resamples: Annotated[int, resamples_option()] = 1000,
     seed: Annotated[int, seed_option()] = 0,
@@ -272,12 +345,10 @@ def fit_command(
     The solver runs on numpy for small fits (every two-variable law) and on JAX otherwise;
     GEMSTONES_FIT_ENGINE=auto|numpy|jax overrides the choice (same optimum either way).
     """
-    if output_format not in FORMATS:
-        raise _input_error(f"unknown --format {output_format!r}; valid: {', '.join(FORMATS)}")
     from registry.atomic import check_output_dir
 
     from .budgets import parse_budgets
-    from .output import dumps_json
+    from .output import dumps_json, echo_frame, echo_text
 
     check_bootstrap_options(resamples, seed, ci)
     budget_values = parse_budgets(budgets) if budgets is not None else None
@@ -295,7 +366,12 @@ def fit_command(
         approach=approach,
         delta=delta,
         no_embeddings=no_embeddings,
+        run_column=run_column,
     )
+    if design is not None:
+        note = approach1_note(request, resolve_design(request)[0])
+        if note is not None:
+            echo_text(f"note: {note}", err=True)
     with _spinner("fitting ..."):
         design_fit = run_fit(request)
     if design_fit.family != "power_sum" and (budget_values is not None or plot is not None):
@@ -304,31 +380,42 @@ def fit_command(
             f"the {design_fit.family} family"
         )
     bootstrap = _shared_bootstrap(design_fit, budget_values, plot, resamples, seed)
+    prescriptions = None
+    if budget_values is not None:
+        from gemstones.scaling.prescribe import prescription_table
+
+        prescriptions = prescription_table(design_fit, budget_values, bootstrap=bootstrap, level=ci)
     written = None
     if out is not None:
         from gemstones.scaling.results import write_result
 
-        written = write_result(design_fit, out)
-    if output_format == "json":
+        written = write_result(design_fit, out, prescriptions=prescriptions)
+    if output_format is TableFormat.json:
         record = design_fit.to_dict()
         if written is not None:
             record["result_file"] = str(written)
-        if budget_values is not None:
-            from gemstones.scaling.prescribe import prescription_table
-
-            record["prescriptions"] = prescription_table(
-                design_fit, budget_values, bootstrap=bootstrap, level=ci
-            ).to_dicts()
+        if prescriptions is not None:
+            record["prescriptions"] = prescriptions.to_dicts()
         typer.echo(dumps_json(record))
+    elif output_format is TableFormat.csv:
+        import polars as pl
+
+        echo_frame(
+            prescriptions if prescriptions is not None else pl.DataFrame([fit_csv_row(design_fit)]),
+            output_format,
+        )
+        if written is not None:
+            typer.echo(f"wrote {written}", err=True)
     else:
-        typer.echo(render_fit(design_fit))
+        echo_text(render_fit(design_fit))
         if written is not None:
             typer.echo(f"wrote {written}")
-        if budget_values is not None:
-            from gemstones.scaling.prescribe import print_prescriptions
+        if prescriptions is not None:
+            from gemstones.scaling.prescribe import format_prescriptions, warn_about_flags
 
             typer.echo("")
-            print_prescriptions(design_fit, budget_values, bootstrap=bootstrap, level=ci)
+            warn_about_flags(design_fit)
+            echo_text(format_prescriptions(prescriptions, getattr(bootstrap, "description", None)))
     if plot is not None:
         from gemstones.scaling.plots import write_design_plots
 
@@ -336,7 +423,7 @@ def fit_command(
             design_fit, plot, bootstrap=bootstrap, n_resamples=0, level=ci, budgets=budget_values
         )
         for path in paths:
-            typer.echo(f"wrote {path}", err=output_format == "json")
+            typer.echo(f"wrote {path}", err=output_format is not TableFormat.table)
 
 
 def _shared_bootstrap(
@@ -372,22 +459,66 @@ def _shared_bootstrap(
 
 
 @designs_app.command("list")
-def designs_list() -> None:
+def designs_list(output_format: FormatOption = TableFormat.table) -> None:
     """List the built-in designs."""
+    import textwrap
+
+    import polars as pl
+
     from gemstones.scaling.designs import list_designs, load_design
 
-    for name in list_designs():
-        design = load_design(name)
-        typer.echo(f"{name:<42} {design.description}")
+    from .output import echo_frame, terminal_width
+
+    designs = [load_design(name) for name in list_designs()]
+    if output_format is not TableFormat.table:
+        rows = [
+            {
+                "name": d.name,
+                "description": d.description,
+                "law": d.law.name,
+                "approach": d.law.approach,
+            }
+            for d in designs
+        ]
+        echo_frame(pl.DataFrame(rows), output_format)
+        return
+    pad = max(len(d.name) for d in designs) + 1
+    width = terminal_width()
+    for design in designs:
+        line = f"{design.name:<{pad}} {design.description}"
+        if width is None or len(line) <= width:
+            typer.echo(line)
+            continue
+        indent = " " * min(pad + 1, max(width // 3, 4))
+        first, *rest = textwrap.wrap(design.description, width=max(width - len(indent), 20))
+        typer.echo(design.name if pad + 1 + len(first) > width else f"{design.name:<{pad}} {first}")
+        lines = rest if pad + 1 + len(first) <= width else [first, *rest]
+        for piece in textwrap.wrap(" ".join(lines), width=max(width - len(indent), 20)):
+            typer.echo(indent + piece)
 
 
 @designs_app.command("show")
-def designs_show(name: str = typer.Argument(..., help="Design name or .toml path.")) -> None:
-    """Show a design's resolved settings (as TOML-like text) and its file."""
+def designs_show(
+    name: str = typer.Argument(..., help="Design name or .toml path."),
+    output_format: FormatOption = TableFormat.table,
+) -> None:
+    """Show a design's resolved settings (as TOML-like text, or JSON) and its file."""
     from gemstones.scaling.designs import load_design
+
+    from .output import dumps_json, echo_record
 
     design = load_design(name)
     record = design.to_dict()
+    if output_format is TableFormat.json:
+        typer.echo(dumps_json(record))
+        return
+    if output_format is TableFormat.csv:
+        flat = {"path": record.pop("path"), "name": record.pop("name"),
+                "description": record.pop("description")}  # fmt: skip
+        for section, values in record.items():
+            flat.update({f"{section}.{key}": value for key, value in values.items()})
+        echo_record(flat, output_format)
+        return
     typer.echo(f"# {record.pop('path')}")
     typer.echo(f'name = "{record.pop("name")}"')
     typer.echo(f'description = "{record.pop("description")}"')

@@ -24,6 +24,7 @@ from .bootstrap_options import (
     seed_option,
 )
 from .budgets import parse_budgets
+from .output import FormatOption, TableFormat
 
 FORMATS = ("table", "csv", "json")
 RESOURCE_CHOICES = {"flops": "flops", "gpu-hours": "gpu_hours", "gpu_hours": "gpu_hours"}
@@ -51,14 +52,18 @@ def frontier_command(
     resamples: Annotated[int, resamples_option()] = 0,
     seed: Annotated[int, seed_option()] = 0,
     ci: Annotated[float, ci_option()] = DEFAULT_CI,
-    output_format: str = typer.Option("table", "--format", help="table | csv | json"),
+    output_format: FormatOption = TableFormat.table,
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Write the figures (PNG + PDF) into this folder.")
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Figures folder: writes <design>__<law>__approach3__<resource>__frontier.png/.pdf.",
+        ),
     ] = None,
 ) -> None:
     """Print the compute-optimal frontier of a design's fitted law (per bucket or per budget)."""
     from gemstones.cli.fit_cmds import FitRequest, run_fit
-    from gemstones.cli.output import TableFormat, echo_frame
+    from gemstones.cli.output import echo_frame, echo_text
     from gemstones.errors import GemstonesInputError
     from gemstones.scaling import prescribe
 
@@ -109,7 +114,7 @@ def frontier_command(
             time_model=time_model,
         )
         if fmt.value == "table":
-            typer.echo(prescribe.format_prescriptions(table, bootstrap.description))
+            echo_text(prescribe.format_prescriptions(table, bootstrap.description))
         else:
             echo_frame(table, fmt)
     if plot is not None:
@@ -123,6 +128,8 @@ def frontier_command(
             level=ci,
             budgets=budget_list if resource_key == "flops" else None,
             time_model=time_model,
+            figures=("frontier",),
+            resources=(resource_key,),
         )
         typer.echo(f"wrote {len(paths)} figure files to {plot}", err=True)
 

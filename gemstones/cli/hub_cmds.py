@@ -5,7 +5,8 @@ Exit codes: 0 success; 1 a Hub failure (offline, no answer within the timeouts, 
 or, for ``refresh``, repositories that could not be re-verified (their pins are kept); 2 a usage
 mistake (bad option value, empty selection, subset over ``--max-bytes``, ``HF_ENDPOINT`` that is not a
 URL, a timeout variable that is not a number). Progress goes to stderr so that ``--json`` output on
-stdout stays machine-readable.
+stdout stays machine-readable. ``--format table|csv|json`` as everywhere (``--json`` is its hidden, deprecated
+old spelling).
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ import typer
 from gemstones.errors import GemstonesInputError
 
 from .app import registry_app
-from .output import dumps_json
+from .output import (
+    FormatOption,
+    JsonAliasOption,
+    TableFormat,
+    dumps_json,
+    echo_frame,
+    echo_record,
+    resolve_format,
+)
 from .selection import (
     DepthOption,
     InSetOption,
@@ -36,7 +45,6 @@ _SIZE_UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, 
                "T": 10**12, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}  # fmt: skip
 _SIZE_RE = re.compile(r"^\s*(?P<number>\d+(?:\.\d*)?)\s*(?P<unit>[a-zA-Z]*)\s*$")
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 WorkersOption = Annotated[
     int, typer.Option("--workers", min=1, max=32, help="Concurrent Hub requests.")
 ]
@@ -120,7 +128,8 @@ def _progress(total: int, description: str, *, bytes_mode: bool = False):
 
 @registry_app.command("refresh")
 def refresh_command(
-    as_json: JsonOption = False,
+    output_format: FormatOption = TableFormat.table,
+    as_json: JsonAliasOption = False,
     workers: WorkersOption = 4,
     endpoint: EndpointOption = None,
     suite: SuiteOption = "gemstones",
@@ -150,21 +159,25 @@ def refresh_command(
             )
         except RefreshIncompleteError as error:
             incomplete, result = error, error.result
-    _print_refresh(result, as_json)
+    _print_refresh(result, resolve_format(output_format, as_json))
     if incomplete is not None:
         raise incomplete  # printed by the CLI as one `error:` line, exit 1
 
 
-def _print_refresh(result: Any, as_json: bool) -> None:
-    """The refresh summary: JSON, or counts and the first changes of each kind."""
+def _print_refresh(result: Any, fmt: TableFormat) -> None:
+    """The refresh summary: JSON, CSV (the counts), or counts and the first changes of each kind."""
     report = result.reconciliation
-    if as_json:
+    if fmt is TableFormat.json:
         payload = {
             "catalog": str(result.catalog_path),
             "report": str(result.report_path),
             **report.to_dict(),
         }
         typer.echo(dumps_json(payload))
+        return
+    if fmt is TableFormat.csv:
+        echo_record({"catalog": str(result.catalog_path), "report": str(result.report_path),
+                     **report.counts(), "repos_unverified": len(report.unverified)}, fmt)  # fmt: skip
         return
     counts = {**report.counts(), "repos_unverified": len(report.unverified)}
     typer.echo(f"refreshed catalog: {result.catalog_path}  (report: {result.report_path})")
@@ -196,7 +209,8 @@ def verify_command(
     max_tokens: MaxTokensOption = None,
     in_set: InSetOption = None,
     design: DesignOption = None,
-    as_json: JsonOption = False,
+    output_format: FormatOption = TableFormat.table,
+    as_json: JsonAliasOption = False,
     workers: WorkersOption = 4,
     endpoint: EndpointOption = None,
     suite: SuiteOption = "gemstones",
@@ -218,8 +232,18 @@ def verify_command(
             max_workers=workers,
             on_checkpoint_done=lambda _c: progress.advance(task),
         )
-    if as_json:
+    fmt = resolve_format(output_format, as_json)
+    if fmt is TableFormat.json:
         typer.echo(dumps_json(report.to_dict()))
+    elif fmt is TableFormat.csv:
+        import polars as pl
+
+        rows = [
+            {"kind": p.kind, "checkpoint": p.checkpoint, "detail": p.detail}
+            for p in report.problems
+        ]
+        schema = {"kind": pl.Utf8, "checkpoint": pl.Utf8, "detail": pl.Utf8}
+        echo_frame(pl.DataFrame(rows, schema=schema), fmt)
     else:
         typer.echo(f"checked {report.checked} checkpoints: {len(report.problems)} problem(s)")
         for problem in report.problems:
@@ -265,7 +289,8 @@ def download_command(
     manifest: Annotated[
         Path | None, typer.Option("--manifest", help="Where to write the JSON manifest.")
     ] = None,
-    as_json: JsonOption = False,
+    output_format: FormatOption = TableFormat.table,
+    as_json: JsonAliasOption = False,
     workers: WorkersOption = 4,
     endpoint: EndpointOption = None,
     suite: SuiteOption = "gemstones",
@@ -283,6 +308,7 @@ def download_command(
     )
     from registry.hub.files import parse_files_choice
 
+    fmt = resolve_format(output_format, as_json)
     categories = parse_files_choice(files)
     limit = parse_size(max_bytes) if max_bytes is not None else None
     filters = {"variant": variant, "width": width, "depth": depth, "shape": shape,
@@ -317,8 +343,8 @@ def download_command(
             "total_bytes": result.total_bytes, "assumptions": list(result.assumptions),
             "note": "estimated from the catalog: the Hub is not reachable; the actual download needs the Hub",
         }  # fmt: skip
-        if as_json:
-            typer.echo(dumps_json(payload))
+        if fmt is not TableFormat.table:
+            echo_record(payload, fmt)
             return
         typer.echo(f"dry run ({label}, {', '.join(categories)}): {result.summary()}")
         for assumption in result.assumptions:
@@ -328,11 +354,11 @@ def download_command(
         )
         return
     if isinstance(result, DownloadPlan):
-        if as_json:
-            typer.echo(dumps_json({
+        if fmt is not TableFormat.table:
+            echo_record({
                 "dry_run": True, "exact": True, "checkpoints": result.checkpoints, "files": len(result.files),
                 "total_bytes": result.total_bytes, "notes": list(result.notes),
-            }))  # fmt: skip
+            }, fmt)  # fmt: skip
             return
         typer.echo(
             f"dry run ({label}, {', '.join(categories)}): {result.summary()} (exact, from the Hub)"
@@ -341,9 +367,9 @@ def download_command(
             typer.echo(f"  note: {note}")
         return
     total = sum(entry.size for entry in result.entries)
-    if as_json:
-        typer.echo(dumps_json({"manifest": str(result.manifest_path), "destination": result.destination,
-                               "files": len(result.entries), "total_bytes": total}))  # fmt: skip
+    if fmt is not TableFormat.table:
+        echo_record({"manifest": str(result.manifest_path), "destination": result.destination,
+                     "files": len(result.entries), "total_bytes": total}, fmt)  # fmt: skip
         return
     typer.echo(
         f"downloaded {len(result.entries)} files ({format_bytes(total)}) of {result.plan.checkpoints} "

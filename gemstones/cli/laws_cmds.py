@@ -10,12 +10,11 @@ from typing import Annotated, Any
 import typer
 
 from .app import app
-from .output import TableFormat, dumps_json, echo_frame
+from .output import FormatOption, TableFormat, dumps_json, echo_frame
 
 laws_app = typer.Typer(help="Law families and the analyses built on them.", no_args_is_help=True)
 app.add_typer(laws_app, name="laws")
 
-FormatOption = Annotated[TableFormat, typer.Option("--format", help="table | csv | json")]
 PlotOption = Annotated[
     Path | None, typer.Option("--plot", help="Write the figure (PNG + PDF) into this folder.")
 ]

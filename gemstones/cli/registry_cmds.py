@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .app import registry_app
-from .output import TableFormat, dumps_json, echo_frame
+from .output import FormatOption, TableFormat, dumps_json, echo_frame, echo_record, echo_text
 from .selection import (
     DepthOption,
     InSetOption,
@@ -38,8 +38,6 @@ DEFAULT_LIST_COLUMNS = (
 
 #: Largest ``--limit`` accepted (a bound, not a default: the catalog is far smaller).
 MAX_LIMIT = 1_000_000_000
-
-FormatOption = Annotated[TableFormat, typer.Option("--format", help="table, csv or json.")]
 
 
 def _check_columns(frame: pl.DataFrame, columns: list[str]) -> None:
@@ -129,9 +127,7 @@ def show_checkpoint(
     elif fmt is TableFormat.csv:
         echo_frame(pl.DataFrame([row]), fmt)
     else:
-        width = max(len(k) for k in row)
-        for key, value in row.items():
-            typer.echo(f"{key:<{width}}  {'' if value is None else value}")
+        echo_record(row, fmt)
 
 
 @registry_app.command("stats")
@@ -160,7 +156,7 @@ def stats(fmt: FormatOption = TableFormat.table, suite: SuiteOption = "gemstones
     )
     echo_frame(pl.DataFrame(rows), TableFormat.csv if fmt is TableFormat.csv else TableFormat.table)
     if fmt is TableFormat.table:
-        typer.echo(
+        echo_text(
             f"{counts['repositories']} repositories, {counts['pinned']} checkpoints pinned to a commit"
         )
-        typer.echo(f"catalog: {counts['source']}")
+        echo_text(f"catalog: {counts['source']}")

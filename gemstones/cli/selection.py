@@ -6,35 +6,16 @@ passes its values to :func:`select_from_catalog`.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from registry.errors import RegistryInputError
+from registry.tokens import NOMINAL_TOLERANCE, token_bound
+from registry.tokens import parse_token_count as parse_token_count  # re-exported: one parser
 
 if TYPE_CHECKING:  # imported where used: `gemstones --help` stays fast
     from registry.catalog import Catalog
-
-_TOKEN_SUFFIX = {"": 1.0, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
-_TOKEN_RE = re.compile(
-    r"^\s*(?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)\s*(?P<suffix>[kKmMbBgGtT]?)\s*$"
-)
-
-
-def parse_token_count(text: str, option: str = "--min-tokens") -> float:
-    """Parse a token count such as ``100e9``, ``100B``, ``1.5T`` or ``350000000``.
-
-    Raises:
-        RegistryInputError: the text is not a non-negative number with an optional K/M/B/T suffix.
-    """
-    match = _TOKEN_RE.match(text)
-    if match is None:
-        raise RegistryInputError(
-            f"{option}: cannot read {text!r} as a token count; use a number like 100e9, 100B, 1.5T or 350M"
-        )
-    return float(match["number"]) * _TOKEN_SUFFIX[match["suffix"].upper()]
-
 
 MAX_FILTER_INT = 2**31 - 1
 
@@ -89,11 +70,17 @@ DepthOption = Annotated[
 ShapeOption = Annotated[
     str | None, typer.Option("--shape", help="Shape(s) WIDTHxDEPTH, e.g. 1024x28.")
 ]
+_NOMINAL = (
+    f"A label with a K/M/B/T suffix is nominal and matches within {NOMINAL_TOLERANCE:.1%} (the '100B' "
+    "checkpoints hold 100,034,150,400 tokens); a plain number is exact."
+)
 MinTokensOption = Annotated[
-    str | None, typer.Option("--min-tokens", help="At least this many tokens: 100e9, 100B, 1.5T.")
+    str | None,
+    typer.Option("--min-tokens", help=f"At least this many tokens: 100B, 1.5T, 100e9. {_NOMINAL}"),
 ]
 MaxTokensOption = Annotated[
-    str | None, typer.Option("--max-tokens", help="At most this many tokens: 100e9, 100B, 1.5T.")
+    str | None,
+    typer.Option("--max-tokens", help=f"At most this many tokens: 100B, 1.5T, 100e9. {_NOMINAL}"),
 ]
 InSetOption = Annotated[
     str | None, typer.Option("--in-set", help="Membership in a paper fitting set, e.g. hot.")
@@ -123,8 +110,8 @@ def select_from_catalog(
         width=None if width is None else parse_int_list(width, "--width"),
         depth=None if depth is None else parse_int_list(depth, "--depth"),
         shape=None if shape is None else parse_name_list(shape, "--shape"),
-        min_tokens=None if min_tokens is None else parse_token_count(min_tokens, "--min-tokens"),
-        max_tokens=None if max_tokens is None else parse_token_count(max_tokens, "--max-tokens"),
+        min_tokens=token_bound(min_tokens, "--min-tokens", "min"),
+        max_tokens=token_bound(max_tokens, "--max-tokens", "max"),
         in_set=None if in_set is None else parse_name_list(in_set, "--in-set"),
     )
     if selected.is_empty:

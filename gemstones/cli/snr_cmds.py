@@ -15,6 +15,7 @@ from gemstones.errors import GemstonesInputError
 
 from .app import snr_app
 from .execution import AddressOption, ExecutorOption, failures_as_errors, make_executor
+from .output import FormatOption, TableFormat, check_format, parse_format
 
 if TYPE_CHECKING:  # polars is imported where used: `gemstones --help` stays fast
     import polars as pl
@@ -27,6 +28,28 @@ def _layer_map(path: Path | None) -> dict[str, list[str]]:
     from gemstones.snr.sweep import default_layer_map
 
     return default_layer_map() if path is None else read_layer_map(path)
+
+
+def _check_results_folder(out: Path, example: str) -> None:
+    """``--out`` is a results folder on every command; a table or JSON file name is a mistake.
+
+    Raises:
+        GemstonesInputError: ``out`` ends in .json, .parquet or .csv.
+    """
+    if out.suffix.lower() in (".json", ".parquet", ".csv"):
+        raise GemstonesInputError(
+            f"--out {str(out)!r} looks like a file name; --out is a results folder on every "
+            f"command: give a folder, e.g. --out {example}/"
+        )
+
+
+def rules_file_name(csv: Path, cutoff: float) -> str:
+    """``<csv stem>__cutoff<c>__rules.json``: the rules file's name from its inputs."""
+    return f"{csv.stem}__cutoff{cutoff:g}__rules.json"
+
+
+#: The files ``snr sweep --out DIR`` writes into DIR (``snr report DIR`` reads the first).
+SWEEP_TABLE = "snr_sweep.parquet"
 
 
 def _check_cutoff(cutoff: float) -> None:
@@ -67,7 +90,11 @@ def rules_command(
         typer.Option(help="Compress along the best axes whose mean SNR is strictly above this."),
     ] = 1.0,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the rules JSON here (default: print it).")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Results folder: writes <csv>__cutoff<c>__rules.json into it (default: print).",
+        ),
     ] = None,
     reference: Annotated[
         Path | None, typer.Option("--reference", help="Rules JSON to compare against.")
@@ -75,6 +102,17 @@ def rules_command(
     layer_map: Annotated[
         Path | None, typer.Option("--layer-map", help="Layer map JSON (default: upstream's).")
     ] = None,
+    output_format: Annotated[
+        TableFormat,
+        typer.Option(
+            "--format",
+            parser=parse_format,
+            callback=check_format,
+            metavar="[table|csv|json]",
+            help="The rules without --out: json (default: the rules file itself), csv or table "
+            "(tensor, rule).",
+        ),
+    ] = TableFormat.json,
 ) -> None:
     """Derive SlimAdam rules from an SNR CSV; report the second-moment saving."""
     from fitting.snr import (
@@ -85,11 +123,12 @@ def rules_command(
         tensor_shapes,
     )
     from gemstones.snr.io import read_rules_json, read_snr_csv, rules_to_json, write_rules_json
-    from registry.atomic import check_output_file
+    from registry.atomic import check_output_dir
 
     _check_cutoff(cutoff)
     if out is not None:
-        check_output_file(out, "--out")
+        _check_results_folder(out, "snr-rules")
+        check_output_dir(out, "--out")
     frame = read_snr_csv(csv)
     layers = _layer_map(layer_map)
     rules = derive_rules(frame, cutoff, never_compress=lambda name: is_norm(name, layers))
@@ -104,12 +143,23 @@ def rules_command(
         lines.append(f"differences from {reference.name}: {len(differences)}")
         lines.extend(f"  differs: {name}" for name in differences[:20])
     if out is None:
-        typer.echo(rules_to_json(rules))
+        if output_format is TableFormat.json:
+            typer.echo(rules_to_json(rules))
+        else:
+            import polars as pl
+
+            from .output import echo_frame
+
+            rows = [{"tensor": k, "rule": None if v is None else str(v)} for k, v in rules.items()]
+            echo_frame(
+                pl.DataFrame(rows, schema={"tensor": pl.Utf8, "rule": pl.Utf8}), output_format
+            )
         for line in lines:
             typer.echo(line, err=True)
     else:
-        write_rules_json(rules, out)
-        typer.echo(f"wrote {out}")
+        written = out / rules_file_name(csv, cutoff)
+        write_rules_json(rules, written)
+        typer.echo(f"wrote {written}")
         for line in lines:
             typer.echo(line)
 
@@ -150,15 +200,23 @@ def load_any_snr_table(path: Path, layer_map: dict[str, list[str]]) -> tuple[pl.
 @snr_app.command("report")
 def report_command(
     file: Annotated[
-        Path, typer.Argument(help="Upstream SNR CSV, or a sweep table (.parquet/.csv).")
+        Path,
+        typer.Argument(
+            help="Upstream SNR CSV, a sweep table (.parquet/.csv), or a `snr sweep --out` folder."
+        ),
     ],
     cutoff: Annotated[float, typer.Option(help="SNR cutoff for compression.")] = 1.0,
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Write heatmaps (PNG and PDF) into this folder.")
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Figures folder: writes <input>__cutoff<c>__snr_heatmap.png/.pdf into it.",
+        ),
     ] = None,
     layer_map: Annotated[
         Path | None, typer.Option("--layer-map", help="Layer map JSON (default: upstream's).")
     ] = None,
+    output_format: FormatOption = TableFormat.table,
 ) -> None:
     """Second-moment saving and a table per layer type; trends across a sweep; optional heatmaps."""
     import polars as pl
@@ -172,99 +230,82 @@ def report_command(
 
         check_output_dir(plot, "--plot")
     layers = _layer_map(layer_map)
+    if file.is_dir():
+        file = file / SWEEP_TABLE
     frame, upstream = load_any_snr_table(file, layers)
     layout = torch_layout if upstream else flax_layout
     summary = compressibility(frame, cutoff, layout)
-    with pl.Config(tbl_rows=200, tbl_cols=20, tbl_width_chars=160, tbl_hide_dataframe_shape=True):
-        for (run,), group in summary.group_by("run", maintain_order=True):
-            overall = group.filter(pl.col("layer_type") == "all").row(0, named=True)
-            typer.echo(
-                f"\n{run}: second-moment entries {overall['entries']:,} -> {overall['kept_entries']:,}, "
-                f"saved {overall['fraction_saved']:.2%} (cutoff {cutoff:g}; axes named in "
-                f"{'PyTorch (out, in)' if upstream else 'JAX (in, out)'} layout)"
+    if output_format is not TableFormat.table:
+        _print_report_data(summary, output_format)
+        if plot is not None:
+            from gemstones.snr.plots import heatmap_stem, plot_heatmaps
+
+            order = "torch" if upstream else "flax"
+            stem = heatmap_stem(file, cutoff)
+            for written in plot_heatmaps(frame, plot, cutoff, layout=order, stem=stem):
+                typer.echo(f"wrote {written}", err=True)
+        return
+    from .output import echo_frame, echo_text
+
+    for (run,), group in summary.group_by("run", maintain_order=True):
+        overall = group.filter(pl.col("layer_type") == "all").row(0, named=True)
+        echo_text(
+            f"\n{run}: second-moment entries {overall['entries']:,} -> {overall['kept_entries']:,}, "
+            f"saved {overall['fraction_saved']:.2%} (cutoff {cutoff:g}; axes named in "
+            f"{'PyTorch (out, in)' if upstream else 'JAX (in, out)'} layout)"
+        )
+        echo_frame(
+            group.filter(pl.col("layer_type") != "all").select(
+                "layer_type",
+                "tensors",
+                "entries",
+                "kept_entries",
+                pl.col("fraction_saved").round(4),
+                "best_axes",
+                pl.col("best_snr").round(3),
+            ),
+            TableFormat.table,
+        )
+    if summary["run"].n_unique() > 1:
+        typer.echo("\nfraction saved per run (rows) and layer type (columns):")
+        pivot = summary.pivot(on="layer_type", index="run", values="fraction_saved")
+        echo_frame(pivot.with_columns(pl.exclude("run").round(3)), TableFormat.table)
+        try:
+            trends = trends_frame(fit_snr_trends(summary))
+        except ValueError as error:
+            typer.echo(f"no trend fitted: {error}")
+        else:
+            echo_text(
+                "\nleast squares log(best SNR) ~ log width + log depth + log lr, per layer type:"
             )
-            typer.echo(
-                group.filter(pl.col("layer_type") != "all").select(
-                    "layer_type",
-                    "tensors",
-                    "entries",
-                    "kept_entries",
-                    pl.col("fraction_saved").round(4),
-                    "best_axes",
-                    pl.col("best_snr").round(3),
-                )
+            echo_frame(
+                trends.with_columns(pl.exclude("layer_type", "n").round(3)), TableFormat.table
             )
-        if summary["run"].n_unique() > 1:
-            typer.echo("\nfraction saved per run (rows) and layer type (columns):")
-            pivot = summary.pivot(on="layer_type", index="run", values="fraction_saved")
-            typer.echo(pivot.with_columns(pl.exclude("run").round(3)))
-            try:
-                trends = trends_frame(fit_snr_trends(summary))
-            except ValueError as error:
-                typer.echo(f"no trend fitted: {error}")
-            else:
-                typer.echo(
-                    "\nleast squares log(best SNR) ~ log width + log depth + log lr, per layer type:"
-                )
-                typer.echo(trends.with_columns(pl.exclude("layer_type", "n").round(3)))
     if plot is not None:
-        for written in plot_heatmaps(frame, plot, cutoff):
+        from gemstones.snr.plots import heatmap_stem, plot_heatmaps
+
+        order = "torch" if upstream else "flax"
+        stem = heatmap_stem(file, cutoff)
+        for written in plot_heatmaps(frame, plot, cutoff, layout=order, stem=stem):
             typer.echo(f"wrote {written}")
 
 
-def plot_heatmaps(
-    frame: pl.DataFrame, folder: Path, cutoff: float = 1.0, max_runs: int = 24
-) -> list[Path]:
-    """Heatmaps of log10 mean SNR, tensors (rows) x candidate axes (columns), one panel per run.
+def _print_report_data(summary: pl.DataFrame, fmt: TableFormat) -> None:
+    """``snr report --format csv|json``: the per-run, per-layer-type table (JSON: with trends)."""
+    from fitting.snr_trends import fit_snr_trends, trends_frame
 
-    The diverging colour scale is centred (white) at the cutoff: red cells are compressible, blue are
-    not, grey cells are not candidates. Writes ``snr_heatmap.png`` and ``snr_heatmap.pdf`` into ``folder``.
-    """
-    import numpy as np
-    import polars as pl
-    from matplotlib.figure import Figure
+    from .output import dumps_json, echo_frame
 
-    from fitting.snr import mean_snr_over_steps, parse_axes
-    from registry.atomic import check_output_dir, savefig_atomic
-
-    check_output_dir(folder, "--plot")
-    means = mean_snr_over_steps(frame, by=("run",))
-    runs = list(dict.fromkeys(means["run"].to_list()))[:max_runs]
-    axes_order = sorted(
-        set(means["axes"].to_list()), key=lambda a: (len(parse_axes(a)), parse_axes(a))
-    )
-    n_tensors = max(means.filter(pl.col("run") == r)["tensor"].n_unique() for r in runs)
-    cols = min(4, len(runs))
-    rows = math.ceil(len(runs) / cols)
-    fig = Figure(figsize=(5.0 * cols + 1, max(3.0, 0.16 * n_tensors + 1.5) * rows))
-    grid = fig.subplots(rows, cols, squeeze=False, gridspec_kw={"wspace": 1.0, "hspace": 0.35})
-    centre = math.log10(cutoff) if cutoff > 0 else 0.0
-    image = None
-    for ax, run in zip(grid.flat, runs, strict=False):
-        sub = means.filter(pl.col("run") == run)
-        tensors = list(dict.fromkeys(sub["tensor"].to_list()))
-        values = np.full((len(tensors), len(axes_order)), np.nan)
-        for tensor, axes, value in sub.select("tensor", "axes", "snr").iter_rows():
-            if value is not None and value > 0:
-                values[tensors.index(tensor), axes_order.index(axes)] = math.log10(value)
-        ax.set_facecolor("0.8")  # grey: not a candidate (vectors have one axis) or no finite SNR
-        image = ax.imshow(values, aspect="auto", cmap="RdBu_r", vmin=centre - 2, vmax=centre + 2)
-        ax.set_xticks(range(len(axes_order)), axes_order, fontsize=7)
-        ax.set_yticks(
-            range(len(tensors)), tensors, fontsize=max(3, min(7, 400 // max(1, len(tensors))))
-        )
-        ax.set_title(str(run), fontsize=8)
-        ax.set_xlabel("axes K")
-    for ax in list(grid.flat)[len(runs) :]:
-        ax.axis("off")
-    if image is not None:
-        fig.colorbar(
-            image, ax=grid, shrink=0.6, label=f"log10 mean SNR (cutoff {cutoff:g} at centre)"
-        )
-    paths = [folder / "snr_heatmap.png", folder / "snr_heatmap.pdf"]
-    for path in paths:
-        savefig_atomic(fig, path, dpi=150, bbox_inches="tight")
-    return paths
+    if fmt is TableFormat.csv:
+        echo_frame(summary, fmt)
+        return
+    trends = None
+    if summary["run"].n_unique() > 1:
+        try:
+            trends = trends_frame(fit_snr_trends(summary)).to_dicts()
+        except ValueError:
+            trends = None
+    typer.echo(dumps_json({"summary": summary.to_dicts(), "trends": trends}))
 
 
 @snr_app.command("sweep")
@@ -275,9 +316,14 @@ def sweep_command(
     depths: Annotated[str, typer.Option(help="Comma-separated depths.")] = "1,2",
     lrs: Annotated[str, typer.Option(help="Comma-separated peak learning rates.")] = "1e-3,3e-3",
     steps: Annotated[int, typer.Option(help="Training steps per run.")] = 300,
-    out: Annotated[Path, typer.Option("--out", help="Output table (.parquet or .csv).")] = Path(
-        "snr_sweep.parquet"
-    ),
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help=f"Results folder: writes {SWEEP_TABLE} (SNR per tensor, axes and step) and "
+            "snr_sweep_runs.parquet (one row per run) into it.",
+        ),
+    ] = Path("snr-sweep"),
     batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 16,
     seq_len: Annotated[int, typer.Option(help="Window length in bytes.")] = 64,
     records: Annotated[int, typer.Option(help="Number of steps at which SNR is recorded.")] = 8,
@@ -287,7 +333,7 @@ def sweep_command(
 ) -> None:
     """Train a grid of small transformers on stdlib source with AdamW and record second-moment SNR.
 
-    Writes the tidy SNR table to OUT and one row per run (losses, step time) to OUT's stem + "_runs".
+    Writes the tidy SNR table and one row per run (losses, step time) into the folder OUT.
     Bounds: at most 256 runs, widths up to 4096, depths up to 64, 1,000,000 steps.
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -300,12 +346,13 @@ def sweep_command(
         sweep_specs,
         write_table,
     )
-    from registry.atomic import check_output_file
+    from registry.atomic import check_output_dir, check_output_file
 
-    if out.suffix not in (".parquet", ".csv"):
-        raise GemstonesInputError(f"--out {out} must end in .parquet or .csv")
-    check_output_file(out, "--out")
-    check_output_file(runs_table_path(out), "--out (its runs table)")
+    _check_results_folder(out, "snr-sweep")
+    check_output_dir(out, "--out")
+    table_path = out / SWEEP_TABLE
+    check_output_file(table_path, "--out (its SNR table)")
+    check_output_file(runs_table_path(table_path), "--out (its runs table)")
     for name, key, value in (
         ("--steps", "steps", steps),
         ("--batch-size", "batch_size", batch_size),
@@ -348,6 +395,6 @@ def sweep_command(
 
         with runner, failures_as_errors():
             table, runs = run_sweep(specs, on_step=advance, executor=runner)
-    write_table(table, out)
-    runs_path = write_table(runs, runs_table_path(out))
-    typer.echo(f"wrote {out} ({table.height} rows) and {runs_path} ({runs.height} runs)")
+    write_table(table, table_path)
+    runs_path = write_table(runs, runs_table_path(table_path))
+    typer.echo(f"wrote {table_path} ({table.height} rows) and {runs_path} ({runs.height} runs)")

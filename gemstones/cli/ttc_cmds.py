@@ -24,7 +24,7 @@ from .bootstrap_options import (
     resamples_option,
     seed_option,
 )
-from .output import dumps_json
+from .output import FormatOption, TableFormat, dumps_json
 
 
 def _parse_chance(items: list[str] | None) -> dict[str, float]:
@@ -89,9 +89,12 @@ def fit_command(
             "repeated-sampling tables; detected from their columns when every input is one).",
         ),
     ] = "r",
-    output_format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    output_format: FormatOption = TableFormat.table,
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Folder for PNG and PDF plots.")
+        Path | None,
+        typer.Option(
+            "--plot", help="Figures folder: writes <first input>[_and_N_more]__ttc_<x>.png/.pdf."
+        ),
     ] = None,
     chance: Annotated[
         list[str] | None,
@@ -137,7 +140,7 @@ def fit_command(
     from fitting.sampling import fit_sampling_tables, sampling_record
     from fitting.ttc import curve_record, fit_table
     from gemstones.ttc.ingest import read_results
-    from gemstones.ttc.plots import plot_curves
+    from gemstones.ttc.plots import inputs_stem, plot_curves
     from gemstones.ttc.sampling import is_sampling_table, read_sampling_tables
 
     if x not in ("r", "flops", "samples"):
@@ -215,9 +218,11 @@ def fit_command(
         if sampled:
             _print_sampling_table(sampled)
     if plot is not None:
-        written = plot_curves(curves, plot, x=x) if curves else []
+        written = plot_curves(curves, plot, x=x, stem=inputs_stem(other_paths)) if curves else []
         if sampled:
-            written += plot_curves([s.task_curve for s in sampled], plot, x="k")
+            written += plot_curves(
+                [s.task_curve for s in sampled], plot, x="k", stem=inputs_stem(sampling_paths)
+            )
         typer.echo(f"plots: {', '.join(str(p) for p in written)}", err=output_format != "table")
 
 
@@ -458,6 +463,7 @@ def recurrent_run_command(
         str,
         typer.Option("--exit-thresholds", help="KL thresholds of the adaptive exit (comma list)."),
     ] = "1e-1,1e-2,1e-3,1e-4,1e-6",
+    output_format: FormatOption = TableFormat.table,
 ) -> None:
     """Train (or reload) a tiny recurrent-depth model; write its accuracy at each r as lm-eval JSON."""
     from rich.console import Console
@@ -498,17 +504,42 @@ def recurrent_run_command(
 
         outcome = recurrent.run(config, rs, folder, progress=progress)
     model = outcome.model
+    exits = recurrent.adaptive_exit(model, thresholds, max_r=max(rs))
+    recurrent.write_exit_frame(exits, folder)
+    if output_format is not TableFormat.table:
+        _print_run_data(config, outcome, exits, folder, output_format)
+        return
     source = "loaded" if outcome.loaded else f"trained in {model.train_seconds:.1f} s"
     typer.echo(
         f"{config.model_name} ({model.parameter_count} parameters, {source}; final loss {model.final_loss:.3f})"
     )
     for value, acc in outcome.accuracies.items():
         typer.echo(f"  r={value:>3d}  acc={acc:.4f}")
-    exits = recurrent.adaptive_exit(model, thresholds, max_r=max(rs))
-    recurrent.write_exit_frame(exits, folder)
     typer.echo(f"adaptive exit (KL threshold -> mean steps, accuracy; cap r={max(rs)}):")
     for e in exits:
         typer.echo(f"  {e.threshold:8.0e}  {e.mean_steps:6.2f}  {e.accuracy:.4f}")
     typer.echo(
         f"wrote {folder} ({len(outcome.files)} lm-eval results files in {folder / recurrent.RESULTS_DIR})"
     )
+
+
+def _print_run_data(config: Any, outcome: Any, exits: Any, folder: Path, fmt: TableFormat) -> None:
+    """``recurrent run --format csv|json``: accuracy per r (CSV), or the run as one JSON object."""
+    import polars as pl
+
+    from .output import echo_frame
+
+    rows = [{"r": r, "accuracy": acc} for r, acc in outcome.accuracies.items()]
+    if fmt is TableFormat.csv:
+        echo_frame(pl.DataFrame(rows), fmt)
+    else:
+        model = outcome.model
+        typer.echo(dumps_json({
+            "model": config.model_name, "parameters": model.parameter_count, "loaded": outcome.loaded,
+            "final_loss": model.final_loss, "accuracy": rows, "folder": str(folder),
+            "adaptive_exit": [
+                {"threshold": e.threshold, "mean_steps": e.mean_steps, "accuracy": e.accuracy}
+                for e in exits
+            ],
+        }))  # fmt: skip
+    typer.echo(f"wrote {folder}", err=True)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from .app import app
-from .output import TableFormat, dumps_json, echo_frame
+from .output import FormatOption, TableFormat, dumps_json, echo_frame
 
 _LAWS_HELP = "power_sum | isoflop | loss_to_loss | sigmoid_accuracy (repeat, or 'all')"
 
@@ -43,9 +43,7 @@ def validate_command(
             help="power_sum: bootstrap resamples for 95% prediction intervals (0: none).",
         ),
     ] = 0,
-    output_format: Annotated[
-        TableFormat, typer.Option("--format", help="table | csv | json")
-    ] = TableFormat.table,
+    output_format: FormatOption = TableFormat.table,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write the error figure (PNG + PDF) here.")
     ] = None,

@@ -808,6 +808,9 @@ class DesignFit:
                 "coefficients", [self.fit.params.intercept, self.fit.tokens.intercept]
             )
             record.setdefault("irreducible_error", None)
+        # ``E`` is the irreducible loss; ``log_E`` its log (the fitter's ``e``, kept in the record
+        # as ``irreducible_error`` for older readers).
+        record["log_E"] = record.get("irreducible_error")
         record["n_points"] = int(self.table.height)
         return record
 

@@ -55,13 +55,39 @@ def _save(fig: Any, out_dir: Path, stem: str) -> list[Path]:
     return paths
 
 
-def _shape_colours(shapes: Sequence[str]) -> dict[str, Any]:
-    """A stable colour per shape, ordered by parameter count (viridis: small dark, large light)."""
+#: Markers by depth (the suite has 22 shapes over 11 widths and depths: colour alone repeats).
+_DEPTH_MARKERS = ("o", "s", "^", "v", "D", "P", "X", "<", ">", "p", "h", "*", "d", "H", "8")
+
+
+def _shape_styles(table: Any) -> dict[str, dict[str, Any]]:
+    """Colour by width (viridis, narrow dark, wide light) and marker by depth, per shape label.
+
+    Every one of the suite's 22 shapes gets a distinct (colour, marker) pair.
+    """
     from matplotlib import colormaps
 
+    pairs = sorted({(int(w), int(d)) for w, d in table.select("width", "depth").iter_rows()})
+    widths = sorted({w for w, _ in pairs})
+    depths = sorted({d for _, d in pairs})
     cmap = colormaps["viridis"]
-    n = max(len(shapes) - 1, 1)
-    return {shape: cmap(0.9 * i / n) for i, shape in enumerate(shapes)}
+    span = max(len(widths) - 1, 1)
+    return {
+        f"{w}x{d}": {
+            "color": cmap(0.9 * widths.index(w) / span),
+            "marker": _DEPTH_MARKERS[depths.index(d) % len(_DEPTH_MARKERS)],
+        }
+        for w, d in pairs
+    }
+
+
+def _base10_ticks(axis: Any) -> None:
+    """Major ticks at powers of ten labelled 10^k (FLOPs axes), unlabelled minor ticks."""
+    from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, numticks=30))
+    axis.set_major_formatter(LogFormatterSciNotation(base=10))
+    axis.set_minor_locator(LogLocator(base=10, subs=[i / 10 for i in range(2, 10)], numticks=30))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def _shapes_by_size(table: Any) -> list[str]:
@@ -116,7 +142,8 @@ def plot_loss_curves(
 
     table = _with_shape(table)
     shapes = _shapes_by_size(table)
-    colours = _shape_colours(shapes)
+    styles = _shape_styles(table)
+    colours = {shape: style["color"] for shape, style in styles.items()}
     resources = [
         (c, label)
         for c, label in (("flops", "Training FLOPs"), ("gpu_hours", "GPU hours (MI250X)"))
@@ -129,7 +156,14 @@ def plot_loss_curves(
         for shape in shapes:
             run = table.filter(pl.col("shape") == shape).sort("tokens")
             ax.plot(
-                run[column], run["loss"], "o-", ms=2.5, lw=1.2, color=colours[shape], label=shape
+                run[column],
+                run["loss"],
+                "-",
+                marker=styles[shape]["marker"],
+                ms=3.5,
+                lw=1.2,
+                color=colours[shape],
+                label=shape,
             )
             if fit is not None and all(v in run.columns for v in fit.variables):
                 dense = _dense_run(run, fit.variables, column)
@@ -160,6 +194,8 @@ def plot_loss_curves(
         ax.set_xscale("log")
         ax.set_yscale("log")
         _plain_log_ticks(ax.yaxis)
+        if column == "flops":
+            _base10_ticks(ax.xaxis)
         ax.set_xlabel(label)
         ax.grid(True, which="major", ls="--", lw=0.5, alpha=0.6)
     axes[0, 0].set_ylabel("Validation loss (Dolma, nats/token)")
@@ -175,7 +211,7 @@ def plot_loss_curves(
         loc="center left",
         bbox_to_anchor=(1.0, 0.5),
         fontsize=8,
-        title="shape (w x d)",
+        title="shape (w x d):\ncolour = width,\nmarker = depth",
         frameon=False,
     )
     if title:
@@ -299,6 +335,8 @@ def plot_frontier(
             )
         ax.set_xscale("log")
         ax.set_yscale("log")
+        if resource == "FLOPs":
+            _base10_ticks(ax.xaxis)
         _readable_log_ticks(ax.yaxis)
         ax.set_ylabel(label)
         ax.grid(True, which="major", ls="--", lw=0.5, alpha=0.6)
@@ -411,7 +449,7 @@ def plot_residuals(
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     fig.supxlabel("Tokens")
-    fig.supylabel("log L − log L̂ (nats)")
+    fig.supylabel("log L − log L̂")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -449,6 +487,27 @@ def _column_max(table: Any, column: str) -> float:
     return float(table.get_column(column).max())
 
 
+#: The figures of a fitted design, by name (``write_design_plots(figures=...)``).
+DESIGN_FIGURES = ("loss_curves", "residuals", "bootstrap_pairs", "frontier")
+#: The resources a frontier figure can be drawn against.
+FRONTIER_RESOURCES = ("flops", "gpu_hours")
+
+
+def figure_stem(fitted: Any, figure: str, resource: str | None = None) -> str:
+    """File name (no suffix) of one figure of a fit: design, law, approach, resource, figure.
+
+    The same stem as the fit's result file, so figures from ``fit --plot`` and ``frontier --plot``
+    of different designs, laws or resources never overwrite each other.
+
+    Example:
+        >>> figure_stem(hot_fit, "frontier", "flops")  # doctest: +SKIP
+        'hot__params-tokens__approach3__flops__frontier'
+    """
+    from gemstones.scaling.results import result_stem
+
+    return "__".join([result_stem(fitted), *([resource] if resource else []), figure])
+
+
 def write_design_plots(
     fitted: DesignFit,
     out_dir: str | Path,
@@ -459,11 +518,14 @@ def write_design_plots(
     time_model: Any | None = None,
     level: float = 0.95,
     budgets: Sequence[float] | None = None,
+    figures: Sequence[str] = DESIGN_FIGURES,
+    resources: Sequence[str] = FRONTIER_RESOURCES,
 ) -> list[Path]:
-    """Every figure of a fitted design into ``out_dir`` (the ``--plot DIR`` hook).
+    """The figures of a fitted design into ``out_dir`` (the ``--plot DIR`` hook).
 
     Approach 3: loss curves with the law, residuals, bootstrap pair plot, FLOP frontier with CI
-    bands, and the GPU-hour frontier. Approach 1: loss curves with the hull.
+    bands, and the GPU-hour frontier. Approach 1: loss curves with the hull. Files are named by
+    :func:`figure_stem`, e.g. ``hot__params-tokens__approach3__flops__frontier.png``.
 
     Args:
         fitted: a ``gemstones.scaling.designs.DesignFit``.
@@ -475,6 +537,8 @@ def write_design_plots(
         level: the bands' central coverage (the printed intervals' level).
         budgets: printed budgets (FLOPs) to add to the band's budgets, so the band passes through
             the printed intervals exactly.
+        figures: which of :data:`DESIGN_FIGURES` to draw.
+        resources: which of :data:`FRONTIER_RESOURCES` the frontier figure is drawn against.
 
     Returns:
         The written paths (PNG and PDF of each figure).
@@ -495,40 +559,53 @@ def write_design_plots(
     shape_aware = (
         bool({"width", "depth"} & set(law_fit.variables)) if law_fit is not None else False
     )
-    paths += plot_loss_curves(
-        fitted.table,
-        out,
-        fit=law_fit,
-        title=title,
-        stem=f"{name}_loss_curves",
-    )
+    if "loss_curves" in figures:
+        paths += plot_loss_curves(
+            fitted.table,
+            out,
+            fit=law_fit,
+            title=title,
+            stem=figure_stem(fitted, "loss_curves"),
+        )
     if law_fit is None:
         return paths
-    paths += plot_residuals(fitted.table, law_fit, out, title=title, stem=f"{name}_residuals")
-    if bootstrap is None and n_resamples > 0:
-        bootstrap = prescribe.bootstrap_design(fitted, n_resamples=n_resamples, seed=seed)
-    bands = None
-    if bootstrap is not None:
-        paths += plot_bootstrap_pairs(bootstrap, out, title=title, stem=f"{name}_bootstrap_pairs")
-        bands = frontier_bands(
-            bootstrap,
-            prescribe.cost_function("flops"),
-            prescribe.params_function(fitted.design),
-            budgets=band_budgets(budgets),
-            level=level,
+    if "residuals" in figures:
+        paths += plot_residuals(
+            fitted.table, law_fit, out, title=title, stem=figure_stem(fitted, "residuals")
         )
-    frontier = prescribe.design_frontier(fitted)
-    flops_max = _column_max(fitted.table, "flops") if "flops" in fitted.table.columns else None
-    paths += plot_frontier(
-        frontier,
-        out,
-        bands=bands,
-        data_max=flops_max,
-        shape_panels=shape_aware,
-        title=title,
-        stem=f"{name}_frontier_flops",
+    needs_bootstrap = "bootstrap_pairs" in figures or (
+        "frontier" in figures and "flops" in resources
     )
-    if "gpu_hours" in fitted.table.columns:
+    if bootstrap is None and needs_bootstrap and n_resamples > 0:
+        bootstrap = prescribe.bootstrap_design(fitted, n_resamples=n_resamples, seed=seed)
+    if bootstrap is not None and "bootstrap_pairs" in figures:
+        paths += plot_bootstrap_pairs(
+            bootstrap, out, title=title, stem=figure_stem(fitted, "bootstrap_pairs")
+        )
+    if "frontier" not in figures:
+        return paths
+    if "flops" in resources:
+        bands = None
+        if bootstrap is not None:
+            bands = frontier_bands(
+                bootstrap,
+                prescribe.cost_function("flops"),
+                prescribe.params_function(fitted.design),
+                budgets=band_budgets(budgets),
+                level=level,
+            )
+        frontier = prescribe.design_frontier(fitted)
+        flops_max = _column_max(fitted.table, "flops") if "flops" in fitted.table.columns else None
+        paths += plot_frontier(
+            frontier,
+            out,
+            bands=bands,
+            data_max=flops_max,
+            shape_panels=shape_aware,
+            title=title,
+            stem=figure_stem(fitted, "frontier", "flops"),
+        )
+    if "gpu_hours" in resources and "gpu_hours" in fitted.table.columns:
         model = time_model if time_model is not None else prescribe.time_model_from_catalog()
         frontier_t = prescribe.design_frontier(fitted, resource="gpu_hours", time_model=model)
         paths += plot_frontier(
@@ -537,6 +614,6 @@ def write_design_plots(
             data_max=_column_max(fitted.table, "gpu_hours"),
             shape_panels=shape_aware,
             title=f"{title}\ntime-optimal (fitted time model)",
-            stem=f"{name}_frontier_gpu_hours",
+            stem=figure_stem(fitted, "frontier", "gpu_hours"),
         )
     return paths

@@ -280,12 +280,17 @@ def bootstrap_design(
     )
 
 
+#: Row names that differ from the fitter's parameter names: ``e`` is log E, and a name that differs
+#: from ``E`` only by case is ambiguous in JSON, CSV and spreadsheets.
+QUANTITY_NAMES = {"e": "log_E"}
+
+
 def _interval_rows(
     intervals: Sequence[Any], source: str, extra: dict[str, Any]
 ) -> list[dict[str, Any]]:
     return [
         {
-            "quantity": iv.name,
+            "quantity": QUANTITY_NAMES.get(iv.name, iv.name),
             "budget": iv.budget,
             "estimate": iv.estimate,
             "lower": iv.lower,

@@ -62,6 +62,20 @@ def draw_curves(curves: Sequence[TaskCurve], x: str = "r") -> Any:
     return fig
 
 
+def inputs_stem(paths: Sequence[Path]) -> str:
+    """A figure stem from the inputs: the first file's or folder's name, ``_and_N_more`` for others.
+
+    Example:
+        >>> inputs_stem([Path("data/huginn-0125_table1.csv")])
+        'huginn-0125_table1__ttc'
+    """
+    first = Path(paths[0]) if paths else Path("ttc")
+    name = first.stem if first.suffix else first.name
+    safe = "".join(ch if ch.isalnum() or ch in "-_+." else "_" for ch in name) or "ttc"
+    more = f"_and_{len(paths) - 1}_more" if len(paths) > 1 else ""
+    return f"{safe}{more}__ttc"
+
+
 def plot_curves(
     curves: Sequence[TaskCurve], folder: Path, x: str = "r", stem: str = "ttc"
 ) -> list[Path]:

@@ -113,6 +113,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     (root / "a_folder").mkdir()
     (root / "a_folder" / "dir.parquet").mkdir()
     out["a_folder"] = root / "a_folder"
+    (root / "sweep_with_folder" / "snr_sweep.parquet").mkdir(parents=True)
+    out["sweep_with_folder"] = root / "sweep_with_folder"
     return {key: str(value) for key, value in out.items()}
 
 
@@ -232,11 +234,11 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("fit-out-under-file", ["fit", "--design", "hot", "--out", "{a_file}/results"], 2, "sits under the file"),
     ("fit-plot-under-file", ["fit", "--design", "hot", "--plot", "{a_file}/figures"], 2, "--plot"),
     ("frontier-plot-is-file", ["frontier", "--design", "hot", "--plot", "{a_file}"], 2, "is a file; give a folder"),
-    ("rules-out-is-folder", ["snr", "rules", "--csv", str(SNR_CSV), "--out", "{a_folder}"], 2, "a_folder' is a folder; give a file name"),
-    ("rules-out-under-file", ["snr", "rules", "--csv", str(SNR_CSV), "--out", "{a_file}/rules.json"], 2, "sits under the file"),
+    ("rules-out-is-file", ["snr", "rules", "--csv", str(SNR_CSV), "--out", "{a_file}"], 2, "a_file.txt' is a file; give a folder"),
+    ("rules-out-under-file", ["snr", "rules", "--csv", str(SNR_CSV), "--out", "{a_file}/rules"], 2, "sits under the file"),
     ("report-plot-under-file", ["snr", "report", str(SNR_CSV), "--plot", "{a_file}/figs"], 2, "sits under the file"),
-    ("sweep-out-under-file", ["snr", "sweep", "--steps", "2", "--out", "{a_file}/sweep.parquet"], 2, "sits under the file"),
-    ("sweep-out-is-folder", ["snr", "sweep", "--steps", "2", "--out", "{a_folder}/dir.parquet"], 2, "is a folder"),
+    ("sweep-out-under-file", ["snr", "sweep", "--steps", "2", "--out", "{a_file}/sweep"], 2, "sits under the file"),
+    ("sweep-table-is-folder", ["snr", "sweep", "--steps", "2", "--out", "{sweep_with_folder}"], 2, "is a folder"),
     ("recurrent-out-is-file", ["recurrent", "run", "--train-steps", "2", "--r", "1,2", "--out", "{a_file}"], 2, "is a file; give a folder"),
     # --- bounded work ------------------------------------------------------------------------------------
     ("r-billion", ["recurrent", "run", "--r", "1,2,...,1000000000", "--out", "{root}/rec"], 2, "1000000000 is out of range; r must be >= 1 and <= 4,096"),

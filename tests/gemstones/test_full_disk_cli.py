@@ -44,9 +44,10 @@ def assert_one_line_write_error(err: str) -> None:
 
 
 def test_snr_rules_out_on_a_full_disk_keeps_the_old_rules(tmp_path, capsys, monkeypatch) -> None:
-    rules = tmp_path / "rules.json"
+    rules = tmp_path / "rules"
     code, _, _ = run(capsys, "snr", "rules", "--csv", str(SNR_CSV), "--out", str(rules))
-    assert code == 0 and rules.stat().st_size > 4096  # larger than what the full disk takes
+    written = rules / f"{SNR_CSV.stem}__cutoff1__rules.json"
+    assert code == 0 and written.stat().st_size > 4096  # larger than what the full disk takes
     before = snapshot(tmp_path)
     fill_the_disk(monkeypatch)
     code, _, err = run(
@@ -62,7 +63,7 @@ def test_snr_report_plots_on_a_full_disk_keep_the_old_figures(
 ) -> None:
     figures = tmp_path / "figures"
     figures.mkdir()
-    (figures / "snr_heatmap.png").write_bytes(b"an older figure")
+    (figures / f"{SNR_CSV.stem}__cutoff1__snr_heatmap.png").write_bytes(b"an older figure")
     before = snapshot(tmp_path)
     fill_the_disk(monkeypatch)
     code, _, err = run(capsys, "snr", "report", str(SNR_CSV), "--plot", str(figures))
@@ -101,7 +102,7 @@ def test_output_paths_are_checked_before_any_training(tmp_path, capsys, monkeypa
     a_file = tmp_path / "a_file"
     a_file.write_text("keep")
     for argv in (
-        ["snr", "sweep", "--out", str(a_file / "sweep.parquet")],
+        ["snr", "sweep", "--out", str(a_file / "sweep")],
         ["recurrent", "run", "--out", str(a_file / "run")],
         ["fit", "--design", "hot", "--out", str(a_file / "results")],
         ["fit", "--design", "hot", "--plot", str(a_file)],

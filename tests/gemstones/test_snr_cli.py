@@ -23,7 +23,8 @@ def run(argv: list[str]) -> int:
 
 
 def test_rules_reproduce_the_reference_file(tmp_path, capsys) -> None:
-    out = tmp_path / "rules.json"
+    folder = tmp_path / "rules"
+    out = folder / f"{SNR_CSV.stem}__cutoff1__rules.json"
     code = run(
         [
             "snr",
@@ -33,7 +34,7 @@ def test_rules_reproduce_the_reference_file(tmp_path, capsys) -> None:
             "--cutoff",
             "1.0",
             "--out",
-            str(out),
+            str(folder),
             "--reference",
             str(RULES_JSON),
         ]
@@ -60,8 +61,9 @@ def test_report_prints_saving_and_layer_table_and_plots(tmp_path, capsys) -> Non
     text = capsys.readouterr().out
     assert "saved 99.40%" in text
     assert "attention_query" in text and "mlp_down" in text and "fan_out" in text
-    assert (tmp_path / "plots" / "snr_heatmap.png").stat().st_size > 10_000
-    assert (tmp_path / "plots" / "snr_heatmap.pdf").stat().st_size > 1_000
+    stem = f"{SNR_CSV.stem}__cutoff1__snr_heatmap"
+    assert (tmp_path / "plots" / f"{stem}.png").stat().st_size > 10_000
+    assert (tmp_path / "plots" / f"{stem}.pdf").stat().st_size > 1_000
 
 
 @pytest.mark.parametrize(
@@ -74,7 +76,8 @@ def test_report_prints_saving_and_layer_table_and_plots(tmp_path, capsys) -> Non
         (["snr", "report", "missing.parquet"], "does not exist"),
         (["snr", "sweep", "--widths", "24", "--steps", "2"], "multiple of 16"),
         (["snr", "sweep", "--lrs", "fast"], "--lrs 'fast'"),
-        (["snr", "sweep", "--out", "table.txt"], "must end in .parquet or .csv"),
+        (["snr", "sweep", "--out", "table.csv"], "--out is a results folder on every command"),
+        (["snr", "rules", "--csv", str(SNR_CSV), "--out", "r.json"], "looks like a file name"),
     ],
 )
 def test_bad_input_is_a_one_line_error_with_exit_2(argv, message, capsys) -> None:
@@ -92,7 +95,8 @@ def test_wrong_columns_in_a_sweep_table_exit_2(tmp_path, capsys) -> None:
 
 
 def test_sweep_writes_a_tidy_table_that_report_reads(tmp_path, capsys) -> None:
-    out = tmp_path / "sweep.csv"
+    folder = tmp_path / "sweep"
+    out = folder / "snr_sweep.parquet"
     code = run(
         [
             "snr",
@@ -112,11 +116,11 @@ def test_sweep_writes_a_tidy_table_that_report_reads(tmp_path, capsys) -> None:
             "--seq-len",
             "16",
             "--out",
-            str(out),
+            str(folder),
         ]
     )
     assert code == 0
-    table = pl.read_csv(out)
+    table = pl.read_parquet(out)
     assert table.columns == [
         "run",
         "width",
@@ -131,8 +135,21 @@ def test_sweep_writes_a_tidy_table_that_report_reads(tmp_path, capsys) -> None:
     ]
     assert sorted(table["step"].unique()) == [1, 4]
     assert table["tensor"].n_unique() == 12
-    runs = pl.read_csv(tmp_path / "sweep_runs.csv")
+    runs = pl.read_parquet(folder / "snr_sweep_runs.parquet")
     assert runs["run"].to_list() == ["w16_d1_lr0.01"]
     capsys.readouterr()
     assert run(["snr", "report", str(out)]) == 0
     assert "w16_d1_lr0.01: second-moment entries" in capsys.readouterr().out
+    assert run(["snr", "report", str(folder)]) == 0  # the --out folder itself
+    assert "w16_d1_lr0.01: second-moment entries" in capsys.readouterr().out
+
+
+def test_heatmap_columns_are_named_by_role() -> None:
+    from gemstones.snr.plots import axes_label
+
+    assert [axes_label(a, "torch") for a in ("(0,)", "(1,)", "(0, 1)")] == [
+        "fan_out",
+        "fan_in",
+        "fan_out+fan_in",
+    ]
+    assert axes_label("(0,)", "flax") == "fan_in"

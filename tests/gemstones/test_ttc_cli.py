@@ -43,8 +43,8 @@ def test_fit_huginn_json_reports_r95_per_task(capsys, tmp_path):
     assert records["hellaswag"]["r95"] < 18 and not records["hellaswag"]["still_climbing"]
     assert records["winogrande"]["still_climbing"] and records["openbookqa"]["still_climbing"]
     assert set(records["sciq"]["aic"]) == {"sigmoid", "exponential"}
-    assert (tmp_path / "ttc_r.png").stat().st_size > 0 and (
-        tmp_path / "ttc_r.pdf"
+    assert (tmp_path / "huginn-0125_table1__ttc_r.png").stat().st_size > 0 and (
+        tmp_path / "huginn-0125_table1__ttc_r.pdf"
     ).stat().st_size > 0
 
 

@@ -102,8 +102,8 @@ def test_sampling_tables_are_detected_and_fitted_next_to_recurrence_curves(tmp_p
     assert agg["parameters"]["b"] == pytest.approx(-0.4, abs=0.01)
     assert agg["distribution"] is None and agg["objective"] == "binomial"
     assert sampling["problems"]["points"]["r"] == [1, 2, 4, 8, 16, 32]
-    assert (tmp_path / "plots" / "ttc_k.png").stat().st_size > 0
-    assert (tmp_path / "plots" / "ttc_r.png").stat().st_size > 0
+    assert (tmp_path / "plots" / "runs_and_1_more__ttc_k.png").stat().st_size > 0
+    assert (tmp_path / "plots" / "huginn-0125_table1__ttc_r.png").stat().st_size > 0
 
 
 def test_csv_and_table_formats(capsys):
