@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from fitting.bounds import DEFAULT_LEVEL, MAX_RESAMPLES, MAX_SEED
 from fitting.errors import FitInputError
 from fitting.laws import DEFAULT_DELTA
 from fitting.result import ResultMixin
@@ -44,11 +45,6 @@ from fitting.stats import check_level, percentile_bounds
 ResampleBy = Literal["runs", "points"]
 RESAMPLE_MODES: tuple[str, ...] = ("runs", "points")
 DEFAULT_RESAMPLES = 1000
-DEFAULT_LEVEL = 0.95
-MAX_RESAMPLES = 100_000
-"""Most resamples one bootstrap may ask for."""
-MAX_SEED = 2**32 - 1
-"""Largest bootstrap seed (seeds run from 0)."""
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from fitting.bootstrap import DEFAULT_LEVEL, MAX_RESAMPLES, MAX_SEED
+from fitting.bounds import DEFAULT_LEVEL, MAX_RESAMPLES, MAX_SEED
 
 DEFAULT_CI = DEFAULT_LEVEL
 """Default central coverage of printed intervals and plotted bands (0.95 on every command)."""

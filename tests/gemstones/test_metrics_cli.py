@@ -69,7 +69,8 @@ def store(tmp_path_factory) -> Path:
     return root
 
 
-def test_metrics_list_shows_the_catalog_and_the_evaluated_metrics(capsys, store):
+def test_metrics_list_shows_the_catalog_and_the_evaluated_metrics(capsys, store, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # tables fit the terminal; give the names room
     code, out, err = _run(capsys, "metrics", "list", "--format", "json")
     assert code == 0, err
     assert [r["name"] for r in json.loads(out)] == list(METRICS.names())  # nothing evaluated yet

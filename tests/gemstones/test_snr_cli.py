@@ -56,7 +56,8 @@ def test_rules_print_json_without_out_and_a_higher_cutoff_compresses_less(capsys
     assert "saved" in captured.err
 
 
-def test_report_prints_saving_and_layer_table_and_plots(tmp_path, capsys) -> None:
+def test_report_prints_saving_and_layer_table_and_plots(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # xdist workers set COLUMNS=80; show the whole table
     assert run(["snr", "report", str(SNR_CSV), "--plot", str(tmp_path / "plots")]) == 0
     text = capsys.readouterr().out
     assert "saved 99.40%" in text
