@@ -25,7 +25,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 #: Commands that set up or check the repository; the suite and CI run them, not this test.
-SETUP = ("pip install", "python -m pytest", "ruff ", "lint-imports", "mypy", "python -m registry.suites.")
+SETUP = (
+    "pip install",
+    "python -m pytest",
+    "ruff ",
+    "lint-imports",
+    "mypy",
+    "python -m registry.suites.",
+)
 OFFLINE_MESSAGE = "is not reachable (HF_HUB_OFFLINE is set)"
 NEEDS_HUB = "needs the Hub"
 
