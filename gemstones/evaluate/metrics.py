@@ -23,7 +23,8 @@ Without a prefix token the first token of a document has nothing to condition on
 (except in ``pack`` mode after the first document); bytes count only the text of scored tokens, from
 the tokenizer's offsets.
 
-Each metric is registered in :data:`EVAL_METRICS` with its kind and chance level.
+Each value these functions return becomes a catalog column described by the metric registry
+(``registry.metrics.EVALUATED_COLUMNS``: its kind, unit and definition).
 """
 
 from __future__ import annotations
@@ -44,20 +45,17 @@ from gemstones.evaluate.inputs import (
     read_tasks,
 )
 from gemstones.models import (
-    Registry,
     check_tokenizer_fits,
     load_model,  # noqa: F401  (used by the docstring examples)
     load_tokenizer,  # noqa: F401
 )
 
 __all__ = [
-    "EVAL_METRICS",
     "PACKINGS",
     "EvaluationInputError",
     "LossResult",
     "MCItem",
     "MCResult",
-    "MetricSpec",
     "corpus_loss",
     "multiple_choice",
     "read_corpus",
@@ -66,49 +64,6 @@ __all__ = [
 
 Packing = Literal["pack", "truncate", "sliding"]
 PACKINGS: tuple[str, ...] = ("pack", "truncate", "sliding")
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """A registered metric.
-
-    Attributes:
-        name: the key in results and catalog columns.
-        kind: ``"loss"`` (lower is better) or ``"accuracy"`` (higher is better).
-        chance: the score of a guess when it does not depend on the data, else None (the chance
-            accuracy of a task is ``MCResult.chance``: the mean of 1 / number of choices).
-        provenance: where the value comes from and how it is defined.
-    """
-
-    name: str
-    kind: Literal["loss", "accuracy"]
-    chance: float | None
-    provenance: str
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self.kind == "accuracy"
-
-
-EVAL_METRICS: Registry[MetricSpec] = Registry("metric", EvaluationInputError)
-for _spec in (
-    MetricSpec(
-        "loss", "loss", None, "gemstones eval loss: mean next-token NLL in nats per scored token"
-    ),
-    MetricSpec(
-        "bits_per_byte", "loss", None, "gemstones eval loss: summed NLL / ln 2 / UTF-8 bytes scored"
-    ),
-    MetricSpec(
-        "acc", "accuracy", None, "gemstones eval mc: argmax summed log-likelihood (lm-eval acc)"
-    ),
-    MetricSpec(
-        "acc_norm",
-        "accuracy",
-        None,
-        "gemstones eval mc: argmax log-likelihood / len(choice) (lm-eval acc_norm)",
-    ),
-):
-    EVAL_METRICS.register(_spec.name, _spec)
 
 
 # -- scoring rows ------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ import pytest
 
 from gemstones.errors import GemstonesInputError
 from gemstones.evaluate.metrics import (
-    EVAL_METRICS,
     EvaluationInputError,
     MCItem,
     corpus_loss,
@@ -175,12 +174,13 @@ def test_multiple_choice_empty_context_needs_a_prefix(model, tok):
     assert len(result.loglikelihoods[0]) == 2
 
 
-def test_metric_registry():
-    assert {"loss", "bits_per_byte", "acc", "acc_norm"} <= set(EVAL_METRICS.names())
-    assert EVAL_METRICS.get("loss").kind == "loss"
-    assert EVAL_METRICS.get("acc").higher_is_better
-    with pytest.raises(EvaluationInputError, match=r"unknown metric 'perplexity'; available:"):
-        EVAL_METRICS.get("perplexity")
+def test_every_returned_value_is_a_registered_metric():
+    from registry.metrics import EVALUATED_COLUMNS, evaluated_column
+
+    values = {column.value: column for group in EVALUATED_COLUMNS.values() for column in group}
+    assert {"loss", "bits_per_byte", "acc", "acc_norm"} <= set(values)
+    assert values["loss"].kind == "loss" and values["acc"].kind == "accuracy"
+    assert evaluated_column("eval_acc_norm_quiz").value == "acc_norm"
 
 
 # -- readers -----------------------------------------------------------------------------------------
