@@ -61,7 +61,7 @@ def _training_rows(frame: pl.DataFrame, variant: str) -> pl.DataFrame:
         variant=pl.lit(variant),
         revision=pl.when(last)
         .then(pl.lit("main"))
-        .otherwise(pl.format("step_{}", pl.col("step").cast(pl.Utf8).str.zfill(8))),
+        .otherwise(pl.col("step").map_elements(naming.step_revision, return_dtype=pl.Utf8)),
         cooldown_start_step=pl.lit(None, dtype=pl.Int64),
         cooldown_start_val_loss=pl.lit(None, dtype=pl.Float64),
     )
@@ -80,10 +80,9 @@ def _cooldown_rows(begin: pl.DataFrame, end: pl.DataFrame) -> pl.DataFrame:
     paired = _shape_columns(paired)
     return paired.with_columns(
         variant=pl.lit("cooldown"),
-        revision=pl.format(
-            "step_{}_cooldown_{}",
-            pl.col("cooldown_start_step").cast(pl.Utf8).str.zfill(8),
-            pl.col("step").cast(pl.Utf8).str.zfill(8),
+        revision=pl.struct("cooldown_start_step", "step").map_elements(
+            lambda row: naming.cooldown_revision(row["cooldown_start_step"], row["step"]),
+            return_dtype=pl.Utf8,
         ),
     )
 
