@@ -24,7 +24,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import least_squares
 
 from fitting.errors import FitInputError
 from fitting.named_registry import Registry
@@ -261,6 +260,8 @@ class LawFamily(ABC):
             start = np.clip(
                 start, low + 1e-12 * (1 + np.abs(low)), high - 1e-12 * (1 + np.abs(high))
             )
+            from scipy.optimize import least_squares
+
             result = least_squares(
                 lambda th: sqrt_w * self.residuals(th, x_arr, y_arr),
                 start,

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import least_squares
 
 from fitting.errors import FitInputError
 from fitting.laws.base import DEFAULT_DELTA, REGISTRY, FamilyFit
@@ -114,6 +113,8 @@ def profile_power_sum(
         def resid(phi: np.ndarray) -> np.ndarray:
             theta = np.insert(phi, index, value)
             return log_prediction(theta, log_x) - log_y
+
+        from scipy.optimize import least_squares
 
         result = least_squares(resid, start, loss="huber", f_scale=delta, max_nfev=2000)
         theta = np.insert(result.x, index, value)

@@ -25,7 +25,6 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.optimize import minimize
 
 from fitting.errors import FitInputError
 from fitting.laws.base import (
@@ -566,6 +565,8 @@ class PowerSum(LawFamily):
             def obj(th: np.ndarray) -> float:
                 r = log_prediction(th, log_x) - log_y
                 return float(np.sum(w * asymmetric_huber(r, delta, penalty)))
+
+            from scipy.optimize import minimize
 
             result = minimize(
                 obj,

@@ -78,3 +78,23 @@ def test_engines_agree_on_designs(design: str, law: str, monkeypatch) -> None:
     assert fits["numpy"].objective == pytest.approx(fits["jax"].objective, rel=1e-9)
     assert fits["numpy"].n_converged == fits["jax"].n_converged
     assert fits["numpy"].flags == fits["jax"].flags
+
+
+def test_fit_hot_does_not_import_scipy_optimize_or_matplotlib() -> None:
+    """The warm small fit stays light: scipy.optimize alone costs ~0.4 s to import."""
+    code = (
+        "import sys\n"
+        "from gemstones.cli import main\n"
+        "try:\n"
+        "    main(['fit', '--design', 'hot', '--format', 'json'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('HEAVY', sorted(m for m in ('jax', 'scipy.optimize', 'matplotlib') if m in sys.modules))\n"
+    )
+    env = dict(os.environ)
+    env.pop(ENGINE_ENV_VAR, None)
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().splitlines()[-1] == "HEAVY []", run.stdout
