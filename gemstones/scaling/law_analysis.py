@@ -23,6 +23,7 @@ from fitting.errors import FitInputError
 from fitting.laws import REGISTRY, bootstrap_isoflop, relative_errors
 from gemstones.errors import GemstonesInputError
 from gemstones.scaling.designs import Design, design_table, load_design, results_folder
+from registry.catalog import Catalog
 from registry.metrics import (
     BENCHMARK_CHOICES,
     EVAL_PREFIX,
@@ -33,6 +34,9 @@ from registry.metrics import (
 )
 
 #: The catalog's loss metrics and lighteval benchmarks (``registry.metrics``).
+CatalogLike = Catalog | pl.DataFrame
+"""A catalog, or its rows as a polars frame (``Catalog.frame`` or a filtered copy)."""
+
 LOSS_COLUMNS = METRICS.names("loss")
 BENCHMARKS = tuple(BENCHMARK_CHOICES)
 SCHEMES = ("leave-larger-out", "rollout")
@@ -40,12 +44,12 @@ VALIDATED_LAWS = ("power_sum", "isoflop", "loss_to_loss", "sigmoid_accuracy")
 MAX_ROLLOUT_FOLDS = 10
 
 
-def _catalog(catalog: Any | None) -> pl.DataFrame:
+def _catalog(catalog: CatalogLike | None) -> pl.DataFrame:
     if catalog is None:
         from registry.catalog import load_catalog
 
         return load_catalog().frame
-    return catalog.frame if hasattr(catalog, "frame") else catalog
+    return catalog.frame if isinstance(catalog, Catalog) else catalog
 
 
 def _design(design: str | Design) -> Design:
@@ -53,7 +57,7 @@ def _design(design: str | Design) -> Design:
 
 
 def _with_metrics(
-    names: tuple[str, ...], catalog: Any | None, results: Path | None
+    names: tuple[str, ...], catalog: CatalogLike | None, results: Path | None
 ) -> tuple[pl.DataFrame, MetricRegistry]:
     """The catalog rows and the metric registry, with evaluated metrics joined when ``names``
     include one (``eval_*``, from the results folder ``results``, default the user cache's)."""
@@ -90,7 +94,7 @@ def isoflop_design(
     seed: int = 0,
     ci: float = 0.95,
     n_budgets: int = 24,
-    catalog: Any | None = None,
+    catalog: CatalogLike | None = None,
 ) -> Any:
     """Approach 2 on a design's data (every checkpoint it selects), bootstrapped by runs.
 
@@ -117,7 +121,7 @@ def isoflop_design(
 
 
 def loss_pairs(
-    x: str, y: str, catalog: Any | None = None, *, results: Path | None = None
+    x: str, y: str, catalog: CatalogLike | None = None, *, results: Path | None = None
 ) -> pl.DataFrame:
     """Checkpoints with both losses: columns shape, params, tokens, step, loss_x, loss_y.
 
@@ -149,7 +153,7 @@ def loss_pairs(
 
 
 def fit_loss_to_loss(
-    x: str, y: str, catalog: Any | None = None, *, results: Path | None = None
+    x: str, y: str, catalog: CatalogLike | None = None, *, results: Path | None = None
 ) -> Any:
     """Fit ``L_y = E_y + K (L_x - E_x)^kappa`` on every checkpoint with both losses
     (:func:`loss_pairs`)."""
@@ -180,7 +184,7 @@ def accuracy_metric(benchmark: str, registry: MetricRegistry | None = None) -> M
 def bench_rows(
     benchmark: str,
     loss: str = "val_loss",
-    catalog: Any | None = None,
+    catalog: CatalogLike | None = None,
     *,
     results: Path | None = None,
 ) -> pl.DataFrame:
@@ -253,7 +257,7 @@ def two_step(
     *,
     loss: str = "val_loss",
     heldout: int | tuple[str, ...] = 2,
-    catalog: Any | None = None,
+    catalog: CatalogLike | None = None,
     n_polish: int = 64,
     rows: pl.DataFrame | None = None,
     results: Path | None = None,
@@ -433,7 +437,7 @@ def validate_design(
     loss_y: str = "val_loss_dclm",
     n_polish: int = 64,
     interval_resamples: int = 0,
-    catalog: Any | None = None,
+    catalog: CatalogLike | None = None,
 ) -> list[dict[str, Any]]:
     """Extrapolation validation of a law family on a design's data.
 
@@ -505,7 +509,7 @@ def validate_design(
 
 
 def _design_pairs(
-    spec: Design, law: str, benchmark: str, loss_y: str, catalog: Any | None
+    spec: Design, law: str, benchmark: str, loss_y: str, catalog: CatalogLike | None
 ) -> tuple[pl.DataFrame, Metric]:
     """The design's selected checkpoints that have both its loss and the law's target metric
     (``loss_y`` or the benchmark's accuracy), and that metric."""
@@ -575,7 +579,7 @@ def _validate_fold(
     test: pl.DataFrame,
     benchmark: str,
     n_polish: int,
-    catalog: Any | None,
+    catalog: CatalogLike | None,
     interval_resamples: int = 0,
 ) -> dict[str, Any]:
     if law == "power_sum":
@@ -651,7 +655,7 @@ def compare_approaches(
     n_resamples: int = 100,
     seed: int = 0,
     approach3_resamples: int = 0,
-    catalog: Any | None = None,
+    catalog: CatalogLike | None = None,
 ) -> pl.DataFrame:
     """Approaches 1, 2 and 3 on one design's data: the params and tokens exponents of the
     compute-optimal allocation (N* ∝ C^a, D* ∝ C^b), each with its interval.
@@ -767,7 +771,7 @@ def fit_family_on_design(
     seed: int = 0,
     ci: float = 0.95,
     n_polish: int = 64,
-    catalog: Any | None = None,
+    catalog: CatalogLike | None = None,
 ) -> DesignFamilyFit:
     """Fit one registered family on a catalog design's checkpoints, with intervals by runs.
 

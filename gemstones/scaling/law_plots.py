@@ -6,18 +6,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gemstones.scaling.plots import _save, _subplots
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def _maybe_save(fig: Any, out_dir: str | Path | None, stem: str) -> list[Path]:
+
+def _maybe_save(fig: Figure, out_dir: str | Path | None, stem: str) -> list[Path]:
     return [] if out_dir is None else _save(fig, Path(out_dir), stem)
 
 
-def plot_isoflop(boot: Any, out_dir: str | Path | None = None, stem: str = "isoflop") -> Any:
+def plot_isoflop(boot: Any, out_dir: str | Path | None = None, stem: str = "isoflop") -> Figure:
     """N*(C) per budget with the fitted line and the bootstrap interval of its exponent."""
     fit = boot.fit
     fig, ax = _subplots(1, 1, (5.5, 4))
@@ -50,7 +53,7 @@ def plot_xy_fit(
     highlight: np.ndarray | None = None,
     out_dir: str | Path | None = None,
     stem: str = "law",
-) -> Any:
+) -> Figure:
     """Data (held-out points highlighted) and a fitted curve."""
     fig, ax = _subplots(1, 1, (5.5, 4))
     mask = np.zeros(len(x), bool) if highlight is None else np.asarray(highlight, bool)
@@ -74,7 +77,7 @@ def plot_predicted_vs_observed(
     title: str,
     out_dir: str | Path | None = None,
     stem: str = "validation",
-) -> Any:
+) -> Figure:
     """Predicted against observed held-out values, with the identity line."""
     fig, ax = _subplots(1, 1, (4.5, 4.5))
     ax.plot(observed, predicted, "o", alpha=0.6)
@@ -89,7 +92,7 @@ def plot_predicted_vs_observed(
 
 def plot_validation_errors(
     records: Sequence[dict[str, Any]], out_dir: str | Path | None = None, stem: str = "validation"
-) -> Any:
+) -> Figure:
     """Mean error per fold (relative loss error in %, or accuracy points), one bar per fold."""
     fig, ax = _subplots(1, 1, (6.5, 3.5))
     labels, values = [], []
@@ -112,7 +115,7 @@ def plot_profile(
     out_dir: str | Path | None = None,
     stem: str = "profile",
     marks: dict | None = None,
-) -> Any:
+) -> Figure:
     """The profile of the objective along one parameter, with the interval's threshold."""
     fig, ax = _subplots(1, 1, (5.5, 4))
     ax.plot(profile.values, profile.objectives / profile.best_objective, "-o", ms=3)

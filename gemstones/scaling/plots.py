@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -26,7 +26,14 @@ from fitting.bootstrap import FrontierBands
 from registry.atomic import check_output_dir, savefig_atomic
 
 if TYPE_CHECKING:
+    import polars as pl
+    from matplotlib.axis import Axis
+    from matplotlib.figure import Figure
+
+    from fitting.bootstrap import BootstrapResult
+    from fitting.frontier import Frontier
     from gemstones.scaling.designs import DesignFit
+    from gemstones.scaling.prescribe import TimeModel
 
 CHINCHILLA_TOKENS_PER_PARAM = 20.0
 """Hoffmann et al. (2022): about 20 training tokens per parameter is compute-optimal."""
@@ -44,7 +51,7 @@ def _subplots(
     return fig, fig.subplots(rows, cols, **options)
 
 
-def _save(fig: Any, out_dir: Path, stem: str) -> list[Path]:
+def _save(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
     """Write ``fig`` as PNG and PDF into ``out_dir``, each file atomically."""
     check_output_dir(out_dir, "--plot")
     paths = []
@@ -59,7 +66,7 @@ def _save(fig: Any, out_dir: Path, stem: str) -> list[Path]:
 _DEPTH_MARKERS = ("o", "s", "^", "v", "D", "P", "X", "<", ">", "p", "h", "*", "d", "H", "8")
 
 
-def _shape_styles(table: Any) -> dict[str, dict[str, Any]]:
+def _shape_styles(table: pl.DataFrame) -> dict[str, dict[str, Any]]:
     """Colour by width (viridis, narrow dark, wide light) and marker by depth, per shape label.
 
     Every one of the suite's 22 shapes gets a distinct (colour, marker) pair.
@@ -80,7 +87,7 @@ def _shape_styles(table: Any) -> dict[str, dict[str, Any]]:
     }
 
 
-def _base10_ticks(axis: Any) -> None:
+def _base10_ticks(axis: Axis) -> None:
     """Major ticks at powers of ten labelled 10^k (FLOPs axes), unlabelled minor ticks."""
     from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 
@@ -90,7 +97,7 @@ def _base10_ticks(axis: Any) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def _shapes_by_size(table: Any) -> list[str]:
+def _shapes_by_size(table: pl.DataFrame) -> list[str]:
     import polars as pl
 
     ordered = (
@@ -106,7 +113,7 @@ def _shapes_by_size(table: Any) -> list[str]:
     return ordered["shape"].to_list()
 
 
-def _with_shape(table: Any) -> Any:
+def _with_shape(table: pl.DataFrame) -> pl.DataFrame:
     import polars as pl
 
     return table.with_columns(
@@ -117,10 +124,10 @@ def _with_shape(table: Any) -> Any:
 
 
 def plot_loss_curves(
-    table: Any,
+    table: pl.DataFrame,
     out_dir: str | Path,
     *,
-    fit: Any | None = None,
+    fit: Approach3Fit | None = None,
     title: str = "",
     stem: str = "loss_curves",
 ) -> list[Path]:
@@ -220,7 +227,7 @@ def plot_loss_curves(
     return _save(fig, Path(out_dir), stem)
 
 
-def _plain_log_ticks(axis: Any) -> None:
+def _plain_log_ticks(axis: Axis) -> None:
     """Plain decimal ticks (2.6, 2.8, ...) on a narrow log axis instead of 2.6x10^0 labels."""
     from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 
@@ -232,7 +239,7 @@ def _plain_log_ticks(axis: Any) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def _readable_log_ticks(axis: Any) -> None:
+def _readable_log_ticks(axis: Axis) -> None:
     """On a log axis spanning less than ~1.5 decades, label 1-2-3-5 steps in plain numbers."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -257,10 +264,10 @@ def _dense_run(run: Any, variables: Sequence[str], column: str) -> dict[str, np.
 
 
 def plot_frontier(
-    frontier: Any,
+    frontier: Frontier,
     out_dir: str | Path,
     *,
-    bands: Any | None = None,
+    bands: FrontierBands | None = None,
     data_max: float | None = None,
     shape_panels: bool = True,
     title: str = "",
@@ -359,7 +366,7 @@ def plot_frontier(
 
 
 def plot_bootstrap_pairs(
-    result: Any, out_dir: str | Path, *, title: str = "", stem: str = "bootstrap_pairs"
+    result: BootstrapResult, out_dir: str | Path, *, title: str = "", stem: str = "bootstrap_pairs"
 ) -> list[Path]:
     """Pair plot of bootstrap parameter samples: histograms on the diagonal, scatter below.
 
@@ -420,7 +427,12 @@ def plot_bootstrap_pairs(
 
 
 def plot_residuals(
-    table: Any, fit: Any, out_dir: str | Path, *, title: str = "", stem: str = "residuals"
+    table: pl.DataFrame,
+    fit: Approach3Fit,
+    out_dir: str | Path,
+    *,
+    title: str = "",
+    stem: str = "residuals",
 ) -> list[Path]:
     """Log residuals log L - log L_hat against tokens, one small panel per shape (shared axes)."""
     import polars as pl
@@ -457,7 +469,7 @@ def plot_residuals(
 
 
 def frontier_bands(
-    result: Any,
+    result: BootstrapResult,
     cost_per_token: Any,
     params_fn: Any,
     *,
@@ -482,9 +494,9 @@ def band_budgets(extra: Sequence[float] | None = None) -> np.ndarray:
     return np.unique(np.concatenate([base, np.asarray(extra, dtype=np.float64)]))
 
 
-def _column_max(table: Any, column: str) -> float:
+def _column_max(table: pl.DataFrame, column: str) -> float:
     """The largest value of a numeric column of a polars table."""
-    return float(table.get_column(column).max())
+    return float(cast("float", table.get_column(column).max()))
 
 
 #: The figures of a fitted design, by name (``write_design_plots(figures=...)``).
@@ -493,7 +505,7 @@ DESIGN_FIGURES = ("loss_curves", "residuals", "bootstrap_pairs", "frontier")
 FRONTIER_RESOURCES = ("flops", "gpu_hours")
 
 
-def figure_stem(fitted: Any, figure: str, resource: str | None = None) -> str:
+def figure_stem(fitted: DesignFit, figure: str, resource: str | None = None) -> str:
     """File name (no suffix) of one figure of a fit: design, law, approach, resource, figure.
 
     The same stem as the fit's result file, so figures from ``fit --plot`` and ``frontier --plot``
@@ -512,10 +524,10 @@ def write_design_plots(
     fitted: DesignFit,
     out_dir: str | Path,
     *,
-    bootstrap: Any | None = None,
+    bootstrap: BootstrapResult | None = None,
     n_resamples: int = 200,
     seed: int = 0,
-    time_model: Any | None = None,
+    time_model: TimeModel | None = None,
     level: float = 0.95,
     budgets: Sequence[float] | None = None,
     figures: Sequence[str] = DESIGN_FIGURES,
