@@ -43,38 +43,31 @@ def _root(
     """Scaling-law analysis of the Gemstones checkpoint suite: registry, fits, prescriptions."""
 
 
-registry_app = typer.Typer(
-    help="Query, refresh, verify and download the checkpoint catalog.",
-    no_args_is_help=True,
-    rich_markup_mode=PLAIN_HELP,
-)
-suites_app = typer.Typer(
-    help="List and show the checkpoint suites (gemstones, pythia, ...).",
-    no_args_is_help=True,
-    rich_markup_mode=PLAIN_HELP,
-)
-designs_app = typer.Typer(
-    help="List and show the built-in fit designs.",
-    no_args_is_help=True,
-    rich_markup_mode=PLAIN_HELP,
-)
-snr_app = typer.Typer(
-    help="SlimAdam second-moment SNR: rules, reports, sweeps.",
-    no_args_is_help=True,
-    rich_markup_mode=PLAIN_HELP,
-)
-ttc_app = typer.Typer(
-    help="Test-time-compute curves of recurrent-depth models.",
-    no_args_is_help=True,
-    rich_markup_mode=PLAIN_HELP,
-)
-recurrent_app = typer.Typer(
-    help="Tiny recurrent-depth model runs.", no_args_is_help=True, rich_markup_mode=PLAIN_HELP
-)
+def command_group(name: str, help: str) -> typer.Typer:
+    """A ``gemstones NAME ...`` command group: plain help, help when called bare, added to ``app``.
 
-app.add_typer(registry_app, name="registry")
-app.add_typer(suites_app, name="suites")
-app.add_typer(designs_app, name="designs")
-app.add_typer(snr_app, name="snr")
-app.add_typer(ttc_app, name="ttc")
-app.add_typer(recurrent_app, name="recurrent")
+    Args:
+        name: the group's name on the command line.
+        help: its one-line description.
+
+    Returns:
+        The group, whose ``command`` decorator registers its subcommands.
+
+    Example:
+        >>> demo = command_group("demo", "A group only this example uses.")  # doctest: +SKIP
+    """
+    group = typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=PLAIN_HELP)
+    app.add_typer(group, name=name)
+    return group
+
+
+registry_app = command_group(
+    "registry", "Query, refresh, verify and download the checkpoint catalog."
+)
+suites_app = command_group(
+    "suites", "List and show the checkpoint suites (gemstones, pythia, ...)."
+)
+designs_app = command_group("designs", "List and show the built-in fit designs.")
+snr_app = command_group("snr", "SlimAdam second-moment SNR: rules, reports, sweeps.")
+ttc_app = command_group("ttc", "Test-time-compute curves of recurrent-depth models.")
+recurrent_app = command_group("recurrent", "Tiny recurrent-depth model runs.")

@@ -17,7 +17,7 @@ import typer
 
 from gemstones.errors import GemstonesInputError
 
-from .app import app
+from .app import command_group
 from .execution import (
     AddressOption,
     CpusOption,
@@ -40,14 +40,13 @@ from .selection import (
     select_from_catalog,
 )
 
-eval_app = typer.Typer(
-    help="Evaluate checkpoints on your own data: loss and bits per byte, multiple-choice accuracy.",
-    no_args_is_help=True,
+eval_app = command_group(
+    "eval",
+    "Evaluate checkpoints on your own data: loss and bits per byte, multiple-choice accuracy.",
 )
 
 if TYPE_CHECKING:  # polars is imported where used: `gemstones --help` stays fast
     import polars as pl
-app.add_typer(eval_app, name="eval")
 
 
 class Packing(StrEnum):

@@ -9,11 +9,10 @@ from typing import Annotated, Any
 
 import typer
 
-from .app import app
+from .app import command_group
 from .output import FormatOption, TableFormat, dumps_json, echo_frame
 
-laws_app = typer.Typer(help="Law families and the analyses built on them.", no_args_is_help=True)
-app.add_typer(laws_app, name="laws")
+laws_app = command_group("laws", "Law families and the analyses built on them.")
 
 PlotOption = Annotated[
     Path | None, typer.Option("--plot", help="Write the figure (PNG + PDF) into this folder.")

@@ -8,15 +8,12 @@ from typing import Annotated
 
 import typer
 
-from .app import PLAIN_HELP, app
+from .app import command_group
 from .output import TableFormat, dumps_json, echo_frame
 
-metrics_app = typer.Typer(
-    help="The metrics designs and laws can fit: catalog columns and evaluated results.",
-    no_args_is_help=True,
-    rich_markup_mode=PLAIN_HELP,
+metrics_app = command_group(
+    "metrics", "The metrics designs and laws can fit: catalog columns and evaluated results."
 )
-app.add_typer(metrics_app, name="metrics")
 
 #: Columns of the text table (csv and json also carry the provenance and companion columns).
 TABLE_COLUMNS = ("name", "kind", "chance", "direction", "unit", "source")
